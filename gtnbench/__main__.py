@@ -1,0 +1,3 @@
+from gtnbench.cli import main
+
+raise SystemExit(main())

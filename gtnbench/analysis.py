@@ -1,0 +1,73 @@
+"""From run directories to tables of results: pure functions of records (no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from gtnbench.metrics import mean_std
+from gtnbench.store import RunContents, read_run
+
+Record = dict[str, Any]
+
+
+def load_runs(paths: Iterable[Path]) -> list[RunContents]:
+    return [read_run(Path(p)) for p in paths]
+
+
+def latest_records(runs: Iterable[RunContents]) -> list[Record]:
+    """Every trial's last record across runs (a later record of the same trial supersedes)."""
+    by_trial: dict[tuple, Record] = {}
+    for run in runs:
+        for record in run.records:
+            by_trial[(record["suite"], record["scale"], record["config_hash"], record["trial"])] = record
+    return list(by_trial.values())
+
+
+def budget_label(budget: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in budget.items())
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (method, budget) cell of a results table, aggregated over seeds."""
+
+    suite: str
+    scale: str
+    dataset: str
+    method: str
+    kind: str
+    budget: str
+    steps: int
+    values: dict[str, tuple[float, ...]]  # metric -> one value per ok seed
+    failed: int
+
+    def mean(self, metric: str) -> float:
+        return mean_std(self.values.get(metric, ()))[0]
+
+    def std(self, metric: str) -> float:
+        return mean_std(self.values.get(metric, ()))[1]
+
+    @property
+    def seeds(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+
+def cells(records: Iterable[Record]) -> list[Cell]:
+    """Aggregate records into cells, in order of first appearance (method order of the suite)."""
+    groups: dict[tuple, list[Record]] = {}
+    for record in records:
+        key = (record["suite"], record["scale"], record["dataset"], record["method"], budget_label(record["budget"]))
+        groups.setdefault(key, []).append(record)
+    table = []
+    for (suite, scale, dataset, method, budget), members in groups.items():
+        ok = [r for r in members if r["status"] == "ok"]
+        metrics = sorted({m for r in ok for m in r["metrics"]})
+        values = {m: tuple(r["metrics"][m] for r in ok if m in r["metrics"]) for m in metrics}
+        steps = next((r["details"].get("steps") for r in ok if "steps" in r.get("details", {})), None)
+        steps = steps if steps is not None else next(iter(members[0]["budget"].values()))
+        table.append(Cell(suite, scale, dataset, method, members[0]["kind"], budget, steps, values,
+                          len(members) - len(ok)))  # fmt: skip
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.suite, c.scale, c.method) for c in table))}
+    return sorted(table, key=lambda c: (order[(c.suite, c.scale, c.method)], c.steps))

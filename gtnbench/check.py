@@ -1,0 +1,60 @@
+"""Regression check: compare a run's metrics with a reference run's, within per-metric tolerances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gtnbench.analysis import Cell, cells, latest_records
+from gtnbench.store import RunContents
+
+# Metrics compared when the suite does not list a tolerance for them are skipped: timings,
+# for instance, vary with the machine and belong in `gtnbench bench`.
+
+
+@dataclass(frozen=True)
+class Deviation:
+    method: str
+    budget: str
+    metric: str
+    measured: float | None
+    reference: float
+    tolerance: float
+
+    @property
+    def problem(self) -> str:
+        if self.measured is None:
+            return "missing from the run"
+        return f"differs by {abs(self.measured - self.reference):.4f} > {self.tolerance:.4f}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    compared: int  # (cell, metric) pairs compared
+    deviations: list[Deviation]
+    failed_trials: int
+
+    @property
+    def passed(self) -> bool:
+        return not self.deviations and not self.failed_trials
+
+
+def _index(table: list[Cell]) -> dict[tuple[str, str], Cell]:
+    return {(c.method, c.budget): c for c in table}
+
+
+def compare(run: list[RunContents], reference: list[RunContents], tolerances: dict[str, float]) -> Comparison:
+    """Every (method, budget, metric) of the reference with a tolerance must be within it in the run."""
+    measured = _index(cells(latest_records(run)))
+    expected = _index(cells(latest_records(reference)))
+    deviations, compared = [], 0
+    for key, ref in expected.items():
+        for metric, tolerance in tolerances.items():
+            if not ref.values.get(metric):
+                continue
+            compared += 1
+            cell = measured.get(key)
+            value = cell.mean(metric) if cell and cell.values.get(metric) else None
+            if value is None or abs(value - ref.mean(metric)) > tolerance:
+                deviations.append(Deviation(key[0], key[1], metric, value, ref.mean(metric), tolerance))
+    failed = sum(c.failed for c in measured.values())
+    return Comparison(compared, deviations, failed)

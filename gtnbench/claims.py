@@ -1,0 +1,167 @@
+"""The claims registry (GTN_FACTS.md, C1..C8) and the verdicts measured records give them.
+
+A claim is judged only from records at the scale it was made at (`paper`); at smaller
+scales the measured value is shown as a regression figure, with the verdict
+"not judged at this scale".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from gtnbench.metrics import mean_std
+
+Record = dict[str, Any]
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+NOT_JUDGED = "not judged at this scale"
+INCOMPLETE = "incomplete"
+NOT_MEASURED = "not measured"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    measured: str  # what was measured, in words and numbers
+    holds: bool | None  # whether it satisfies the claim; None: the comparison needs more records
+    scale: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    statement: str
+    claimed: str
+    source: str
+    suite: str
+    scale: str  # the scale the claim was made at; the only one it is judged at
+    measure: Callable[[list[Record]], Measurement | None]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: Claim
+    measured: str
+    claimed: str
+    scale: str | None
+    verdict: str
+
+
+def _ok(records: Iterable[Record], **match: Any) -> list[Record]:
+    """OK records whose fields (or budget entries, for `steps`) equal the given values."""
+    chosen = []
+    for record in records:
+        if record["status"] != "ok":
+            continue
+        fields = {**record, **record.get("budget", {}), **record.get("details", {}).get("claim_tags", {})}
+        if all(fields.get(key) == value for key, value in match.items()):
+            chosen.append(record)
+    return chosen
+
+
+def _scale(records: list[Record]) -> str:
+    scales = {r["scale"] for r in records}
+    return scales.pop() if len(scales) == 1 else "mixed"
+
+
+def _mean(records: list[Record], metric: str) -> tuple[float, float, int]:
+    values = [r["metrics"][metric] for r in records if metric in r["metrics"]]
+    mean, std = mean_std(values)
+    return mean, std, len(values)
+
+
+def _pct(mean: float, std: float, n: int) -> str:
+    return f"{100 * mean:.2f} ± {100 * std:.2f} % (n={n})" if n > 1 else f"{100 * mean:.2f} % (n={n})"
+
+
+# -- measures -----------------------------------------------------------------------------
+C1_TARGET, C1_TOLERANCE = 0.989, 0.003
+
+
+def _gtn_mnist_32(records: list[Record]) -> list[Record]:
+    return _ok(records, kind="gtn", dataset="mnist", inner_steps=32, curriculum="full")
+
+
+def measure_c1(records: list[Record]) -> Measurement | None:
+    gtn = _gtn_mnist_32(records)
+    if not gtn:
+        return None
+    mean, std, n = _mean(gtn, "test_acc")
+    return Measurement(_pct(mean, std, n), mean >= C1_TARGET - C1_TOLERANCE, _scale(gtn))
+
+
+def measure_c1b(records: list[Record]) -> Measurement | None:
+    gtn = [r for r in _gtn_mnist_32(records) if "learner_train_seconds" in r["metrics"]]
+    if not gtn:
+        return None
+    mean, _, n = _mean(gtn, "learner_train_seconds")
+    devices = ", ".join(sorted({r["device_name"] for r in gtn}))
+    return Measurement(f"{mean * 1000:.1f} ms for 32 steps on {devices} (n={n})", mean <= 0.5, _scale(gtn))
+
+
+def measure_c2(records: list[Record]) -> Measurement | None:
+    real = _ok(records, kind="real", dataset="mnist", steps=32)
+    gtn = _gtn_mnist_32(records)
+    if not real:
+        return None
+    r_mean, r_std, r_n = _mean(real, "test_acc")
+    text = f"real data (tuned) {_pct(r_mean, r_std, r_n)}"
+    if not gtn:
+        return Measurement(text + "; GTN not in these runs", None, _scale(real))
+    g_mean, g_std, g_n = _mean(gtn, "test_acc")
+    return Measurement(f"{text} vs GTN {_pct(g_mean, g_std, g_n)}", r_mean < g_mean, _scale(real + gtn))
+
+
+def _not_yet(_: list[Record]) -> Measurement | None:
+    return None
+
+
+CLAIMS: dict[str, Claim] = {
+    c.id: c
+    for c in (
+        Claim("C1", "MNIST learner trained only on GTN data (32 steps x 128, full curriculum)",
+              f"98.9 % test accuracy (judged: ≥ {100 * (C1_TARGET - C1_TOLERANCE):.1f} %)", "paper", "mnist-fewstep",
+              "paper", measure_c1),
+        Claim("C1b", "time to train that learner for 32 steps", "about 0.5 s (judged: ≤ 0.5 s)", "paper",
+              "mnist-fewstep", "paper", measure_c1b),
+        Claim("C2", "a real-data learner at the same 32 steps is worse than GTN", "real < GTN", "paper",
+              "mnist-fewstep", "paper", measure_c2),
+        Claim("C3", "curriculum ablation after 2,000 outer iterations",
+              "full 98.5 > shuffled batch 97.4 > all shuffled 96.8 > none 95.6 %", "fig", "mnist-curriculum",
+              "paper", _not_yet),
+        Claim("C3a", "full curriculum reaches 95 % by ~150 outer iterations; none needs ~1,100-1,400",
+              "~150 vs ~1,100-1,400 iterations", "fig", "mnist-curriculum", "paper", _not_yet),
+        Claim("C4", "weight normalisation greatly stabilises meta-training", "qualitative", "paper",
+              "mnist-weightnorm", "paper", _not_yet),
+        Claim("C5", "CIFAR-10 learners reach a given accuracy ~4x faster on GTN data", "4x", "blog",
+              "cifar10-fewstep", "paper", _not_yet),
+        Claim("C6", "a 128-step GTN proxy ranks architectures as well as 1,200 real-data steps", "9x", "paper",
+              "nb201-rankcorr", "paper", _not_yet),
+        Claim("C7", "Spearman of the GTN proxy over the top 50 % by GTN score", "0.5582", "blog",
+              "nb201-rankcorr", "paper", _not_yet),
+        Claim("C8", "GTN-guided random search is competitive at far less compute", "qualitative", "paper",
+              "nb201-rankcorr", "paper", _not_yet),
+    )  # fmt: skip
+}
+
+
+def judge(claim: Claim, records: list[Record]) -> Verdict:
+    measurement = claim.measure(records)
+    if measurement is None:
+        return Verdict(claim, "–", claim.claimed, None, NOT_MEASURED)
+    if measurement.holds is None:
+        verdict = INCOMPLETE
+    elif measurement.scale != claim.scale:
+        verdict = NOT_JUDGED
+    else:
+        verdict = REPRODUCED if measurement.holds else NOT_REPRODUCED
+    return Verdict(claim, measurement.measured, claim.claimed, measurement.scale, verdict)
+
+
+def judge_all(records: list[Record], claim_ids: Iterable[str] | None = None) -> list[Verdict]:
+    """Verdicts for the given claims (default: every claim the records can say something about)."""
+    if claim_ids is not None:
+        return [judge(CLAIMS[c], records) for c in claim_ids if c in CLAIMS]
+    verdicts = [judge(claim, records) for claim in CLAIMS.values()]
+    return [v for v in verdicts if v.verdict != NOT_MEASURED]

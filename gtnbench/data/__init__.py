@@ -1,0 +1,1 @@
+"""Data sets as device-resident tensors (datasets), their raw readers (sources), checksums and fetching."""

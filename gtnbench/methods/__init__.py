@@ -1,0 +1,12 @@
+"""Methods turn one trial into one result; each kind of method registers its trial function here."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from gtnbench.methods.base import TrialContext, TrialResult
+from gtnbench.methods.real import run_real
+
+TRIAL_FUNCTIONS: dict[str, Callable[..., TrialResult]] = {"real": run_real}
+
+__all__ = ["TRIAL_FUNCTIONS", "TrialContext", "TrialResult"]

@@ -1,0 +1,42 @@
+"""What every method's trial function receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from gtnbench.data.datasets import ImageDataset
+from gtnbench.models.learners import LearnerSpec
+from gtnbench.suite import SuiteConfig
+
+
+@dataclass
+class TrialContext:
+    config: SuiteConfig
+    dataset: ImageDataset
+    device: str
+    artifact_dir: Callable[[], Path]  # creates and returns this trial's artifact folder
+
+    @property
+    def learner_spec(self) -> LearnerSpec:
+        learner = self.config.learner
+        widths = tuple(learner.widths) if learner.widths else None
+        return LearnerSpec(learner.name, widths, learner.weight_norm, learner.randomize_widths)
+
+    def generator(self, seed: int) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+
+@dataclass
+class TrialResult:
+    metrics: dict[str, float]  # headline numbers (accuracies as fractions, seconds)
+    details: dict[str, Any] = field(default_factory=dict)  # chosen settings, tuning grid, curves
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued device work; only around timings, never inside a training loop."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)

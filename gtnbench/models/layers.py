@@ -1,0 +1,49 @@
+"""Building blocks of the paper's learners: weight-normalised layers, mean-only batch norm, Kaiming init."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+LEAKY_SLOPE = 0.1
+
+
+class MeanOnlyBatchNorm(nn.Module):
+    """Subtract the per-channel batch mean and add a learned bias; no variance scaling.
+
+    The official GTN code runs it with momentum 0, i.e. it keeps no running statistics:
+    training and evaluation both centre with the statistics of the batch at hand.
+    """
+
+    def __init__(self, channels: int, device: torch.device | str | None = None) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = (0, *range(2, x.dim()))
+        shape = (1, -1, *([1] * (x.dim() - 2)))
+        return x - x.mean(dim=dims, keepdim=True) + self.bias.view(shape)
+
+
+def kaiming_(layer: nn.Conv2d | nn.Linear, generator: torch.Generator | None) -> None:
+    """Kaiming-normal weights for LeakyReLU(0.1) and zero bias, drawn from `generator`."""
+    with torch.no_grad():
+        nn.init.kaiming_normal_(layer.weight, a=LEAKY_SLOPE, nonlinearity="leaky_relu", generator=generator)
+        if layer.bias is not None:
+            layer.bias.zero_()
+
+
+def initialised(layer: nn.Conv2d | nn.Linear, generator: torch.Generator | None, normalise: bool) -> nn.Module:
+    """Kaiming-initialise `layer`, then (optionally) weight-normalise it so that g = ||v|| at start."""
+    kaiming_(layer, generator)
+    return weight_norm(layer) if normalise else layer
+
+
+def conv3x3(cin: int, cout: int, stride: int, generator, normalise: bool, device) -> nn.Module:
+    layer = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False, device=device)
+    return initialised(layer, generator, normalise)
+
+
+def linear(cin: int, cout: int, generator, normalise: bool, device, bias: bool = True) -> nn.Module:
+    return initialised(nn.Linear(cin, cout, bias=bias, device=device), generator, normalise)

@@ -1,0 +1,107 @@
+"""The paper's MNIST and CIFAR-10 learners, built on a device from a seeded generator.
+
+Learners are plain nn.Modules; the inner loop trains them in functional form, with the
+parameters as a dict of tensors passed to torch.func.functional_call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gtnbench.models.layers import LEAKY_SLOPE, MeanOnlyBatchNorm, conv3x3, linear
+
+
+class MnistLearner(nn.Module):
+    """conv3x3-maxpool-BN-LReLU twice, then FC-BN-LReLU and FC (widths: conv1, conv2, fc)."""
+
+    default_widths = (64, 128, 256)
+    # Width randomisation ranges [low, high) at the default widths (GTN_FACTS.md).
+    default_width_ranges = ((32, 128), (64, 256), (64, 256))
+
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None):
+        super().__init__()
+        c1, c2, fc = widths
+        channels, height, width = in_shape
+        pool = nn.MaxPool2d(3, 2, 1)
+        flat = c2 * ((height + 3) // 4) * ((width + 3) // 4)
+        self.features = nn.Sequential(
+            conv3x3(channels, c1, 1, generator, weight_norm, device), pool, MeanOnlyBatchNorm(c1, device),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            conv3x3(c1, c2, 1, generator, weight_norm, device), pool, MeanOnlyBatchNorm(c2, device),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.Flatten(),
+            linear(flat, fc, generator, weight_norm, device, bias=False), MeanOnlyBatchNorm(fc, device),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            linear(fc, num_classes, generator, weight_norm, device),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+class CifarLearner(nn.Module):
+    """Five conv3x3-BN-LReLU blocks (strides 1, 2, 1, 2, 1), global average pool, FC."""
+
+    default_widths = (64, 128, 128, 256, 256)
+    default_width_ranges = tuple((w // 2, 2 * w) for w in default_widths)
+    strides = (1, 2, 1, 2, 1)
+
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None):
+        super().__init__()
+        layers, cin = [], in_shape[0]
+        for cout, stride in zip(widths, self.strides, strict=True):
+            layers += [conv3x3(cin, cout, stride, generator, weight_norm, device), MeanOnlyBatchNorm(cout, device),
+                       nn.LeakyReLU(LEAKY_SLOPE)]  # fmt: skip
+            cin = cout
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), linear(cin, num_classes, generator, weight_norm, device)]
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+LEARNERS: dict[str, type[nn.Module]] = {"mnist-paper": MnistLearner, "cifar10-paper": CifarLearner}
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    """Which learner to build: registry name, widths (None: the paper's), weight norm, width randomisation."""
+
+    name: str
+    widths: tuple[int, ...] | None = None
+    weight_norm: bool = True
+    randomize_widths: bool = False
+
+    def base_widths(self) -> tuple[int, ...]:
+        return tuple(self.widths) if self.widths else LEARNERS[self.name].default_widths
+
+
+def sample_widths(spec: LearnerSpec, generator: torch.Generator) -> tuple[int, ...]:
+    """Widths for one learner: the spec's, or with randomisation one draw from ranges that scale with them."""
+    widths = spec.base_widths()
+    if not spec.randomize_widths:
+        return widths
+    cls = LEARNERS[spec.name]
+    drawn = []
+    for width, default, (low, high) in zip(widths, cls.default_widths, cls.default_width_ranges, strict=True):
+        low, high = max(1, round(low * width / default)), max(2, round(high * width / default))
+        drawn.append(int(torch.randint(low, high, (1,), generator=generator).item()))
+    return tuple(drawn)
+
+
+def build_learner(
+    spec: LearnerSpec,
+    in_shape: tuple[int, int, int],
+    num_classes: int,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> nn.Module:
+    """A freshly initialised learner. Same seed and device: same widths and weights."""
+    if spec.name not in LEARNERS:
+        raise ValueError(f"unknown learner {spec.name!r}; known: {', '.join(LEARNERS)}")
+    widths = sample_widths(spec, torch.Generator().manual_seed(seed))
+    init = torch.Generator(device=device).manual_seed(seed)
+    return LEARNERS[spec.name](widths, in_shape, num_classes, init, spec.weight_norm, device)

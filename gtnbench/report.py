@@ -1,0 +1,153 @@
+"""Tables (Markdown, CSV, LaTeX) and plots from stored runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from gtnbench.analysis import Cell, cells, latest_records
+from gtnbench.claims import Verdict, judge_all
+from gtnbench.data.names import dataset_label
+from gtnbench.metrics import format_mean_std
+from gtnbench.store import RunContents
+
+METRIC_TITLES = {"test_acc": "test acc (%)", "val_acc": "val acc (%)", "train_seconds": "train time (s)"}
+
+
+@dataclass
+class Report:
+    files: list[Path]
+    markdown: str
+
+
+def _group(table: list[Cell]) -> dict[tuple[str, str, str], list[Cell]]:
+    groups: dict[tuple[str, str, str], list[Cell]] = defaultdict(list)
+    for cell in table:
+        groups[(cell.suite, cell.scale, cell.dataset)].append(cell)
+    return groups
+
+
+def _value(cell: Cell, metric: str) -> str:
+    values = cell.values.get(metric, ())
+    if metric.endswith("seconds"):
+        return format_mean_std(values, scale=1.0, digits=3)
+    return format_mean_std(values)
+
+
+def markdown_tables(table: list[Cell]) -> str:
+    """Per suite/scale/dataset: a long table (every cell) and a method x budget pivot of test accuracy."""
+    out = io.StringIO()
+    for (suite, scale, dataset), group in _group(table).items():
+        out.write(f"## {suite} ({scale}) on {dataset_label(dataset)}\n\n")
+        out.write("| method | budget | steps | seeds | failed | test acc (%) | val acc (%) | train time (s) |\n")
+        out.write("|---|---|---:|---:|---:|---:|---:|---:|\n")
+        for c in group:
+            out.write(f"| {c.method} | {c.budget} | {c.steps} | {c.seeds} | {c.failed} | {_value(c, 'test_acc')} | "
+                      f"{_value(c, 'val_acc')} | {_value(c, 'train_seconds')} |\n")  # fmt: skip
+        steps = sorted({c.steps for c in group})
+        methods = list(dict.fromkeys(c.method for c in group))
+        by_key = {(c.method, c.steps): c for c in group}
+        out.write("\nTest accuracy (%), mean ± std over seeds, by training steps:\n\n")
+        out.write("| method | " + " | ".join(str(s) for s in steps) + " |\n")
+        out.write("|---|" + "---:|" * len(steps) + "\n")
+        for method in methods:
+            row = [_value(by_key[(method, s)], "test_acc") if (method, s) in by_key else "" for s in steps]
+            out.write(f"| {method} | " + " | ".join(row) + " |\n")
+        out.write("\n")
+    return out.getvalue()
+
+
+def csv_table(table: list[Cell]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    metrics = sorted({m for c in table for m in c.values})
+    writer.writerow(["suite", "scale", "dataset", "dataset_label", "method", "kind", "budget", "steps", "seeds",
+                     "failed", *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))])  # fmt: skip
+    for c in table:
+        writer.writerow([c.suite, c.scale, c.dataset, dataset_label(c.dataset), c.method, c.kind, c.budget, c.steps,
+                         c.seeds, c.failed, *(f"{v:.6g}" for m in metrics for v in (c.mean(m), c.std(m)))])  # fmt: skip
+    return out.getvalue()
+
+
+def latex_table(table: list[Cell]) -> str:
+    """A booktabs table of test accuracy, method x steps, one per suite/scale/dataset."""
+    out = io.StringIO()
+    for (suite, scale, dataset), group in _group(table).items():
+        steps = sorted({c.steps for c in group})
+        by_key = {(c.method, c.steps): c for c in group}
+        out.write(f"% {suite} ({scale}) on {dataset_label(dataset)}: test accuracy (%), mean $\\pm$ std over seeds\n")
+        out.write("\\begin{tabular}{l" + "r" * len(steps) + "}\n\\toprule\n")
+        out.write("method & " + " & ".join(str(s) for s in steps) + " \\\\\n\\midrule\n")
+        for method in dict.fromkeys(c.method for c in group):
+            row = [_value(by_key[(method, s)], "test_acc").replace("±", "$\\pm$") if (method, s) in by_key else ""
+                   for s in steps]  # fmt: skip
+            out.write(method.replace("_", "\\_") + " & " + " & ".join(row) + " \\\\\n")
+        out.write("\\bottomrule\n\\end{tabular}\n\n")
+    return out.getvalue()
+
+
+def plot_accuracy_vs_steps(table: list[Cell], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _group(table)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4), squeeze=False)
+    for axis, ((suite, scale, dataset), group) in zip(axes[0], groups.items()):
+        for method in dict.fromkeys(c.method for c in group):
+            points = [c for c in group if c.method == method and c.values.get("test_acc")]
+            if not points:
+                continue
+            xs = [c.steps for c in points]
+            ys = [100 * c.mean("test_acc") for c in points]
+            errs = [100 * c.std("test_acc") for c in points]
+            axis.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=method)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("training steps")
+        axis.set_ylabel("test accuracy (%)")
+        axis.set_title(f"{suite} ({scale}), {dataset_label(dataset)}")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def verdict_markdown(verdicts: list[Verdict]) -> str:
+    if not verdicts:
+        return ""
+    lines = ["## Claims\n", "| claim | statement | measured | claimed | scale | verdict |", "|---|---|---|---|---|---|"]
+    for v in verdicts:
+        lines.append(f"| {v.claim.id} | {v.claim.statement} | {v.measured} | {v.claimed} | {v.scale or '–'} | {v.verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def runs_header(runs: list[RunContents]) -> str:
+    lines = ["# gtnbench report\n", "| run | suite | scale | data | device | code | torch | status |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run in runs:
+        m = run.manifest
+        lines.append(f"| {run.path.name} | {m['suite']} | {m['scale']} | {dataset_label(m['dataset'])} | "
+                     f"{m['device_name']} | {m['code_version']} | {m['versions']['torch']} | {m['status']} |")  # fmt: skip
+    return "\n".join(lines) + "\n\n"
+
+
+def write_report(runs: list[RunContents], out: Path) -> Report:
+    out.mkdir(parents=True, exist_ok=True)
+    records = latest_records(runs)
+    table = cells(records)
+    verdicts = judge_all(records)
+    markdown = runs_header(runs) + markdown_tables(table) + verdict_markdown(verdicts)
+    files = {"summary.md": markdown, "summary.csv": csv_table(table), "summary.tex": latex_table(table)}
+    written = []
+    for name, text in files.items():
+        (out / name).write_text(text)
+        written.append(out / name)
+    if any(c.values.get("test_acc") for c in table):
+        plot_accuracy_vs_steps(table, out / "accuracy_vs_steps.png")
+        written.append(out / "accuracy_vs_steps.png")
+    return Report(written, markdown)

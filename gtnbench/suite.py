@@ -1,0 +1,275 @@
+"""Suites are data: the TOML schema, its validation with clear errors, scales, and expansion to trials.
+
+A suite file holds a base configuration and, under [scales.NAME], overrides that are
+deep-merged into it (tables merge key by key; any other value replaces). Every scale is
+validated when the file is loaded, so a mistake in the paper scale shows on a laptop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from gtnbench.errors import SuiteError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SCALES = ("smoke", "quick", "paper")
+DATASETS = ("mnist", "cifar10", "cifar10-jpeg")
+SCHEDULES = ("constant", "linear", "cosine", "onecycle")
+CLAIM_IDS = ("C1", "C1b", "C2", "C3", "C3a", "C4", "C5", "C6", "C7", "C8")
+
+T = TypeVar("T")
+
+
+def _listify(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+# A field that takes one value or a list of them (a grid); always a non-empty list after validation.
+OneOrMany = Annotated[list[T], BeforeValidator(_listify), Field(min_length=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Momentum = Annotated[float, Field(ge=0, lt=1)]
+Schedule = Literal["constant", "linear", "cosine", "onecycle"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class LearnerConfig(Strict):
+    name: Literal["mnist-paper", "cifar10-paper"]
+    widths: list[PositiveInt] | None = None
+    weight_norm: bool = True
+    randomize_widths: bool = False
+
+
+class RealMethod(Strict):
+    """Real-data training: few-step (`steps`) or truncated (`epochs`), with lr/momentum/schedule
+    tuned on the validation split when a field holds more than one value."""
+
+    kind: Literal["real"]
+    steps: list[PositiveInt] | None = None
+    epochs: list[PositiveInt] | None = None
+    batch_size: PositiveInt = 128
+    lr: OneOrMany[PositiveFloat] = [0.1]
+    momentum: OneOrMany[Momentum] = [0.9]
+    schedule: OneOrMany[Schedule] = ["linear"]
+    augment: bool = False
+    curve: bool = False  # also record val/test accuracy at powers of two and at every epoch's end
+
+    @model_validator(mode="after")
+    def _has_budget(self) -> RealMethod:
+        if not self.steps and not self.epochs:
+            raise ValueError("give `steps` or `epochs`, a list of training budgets")
+        return self
+
+
+Method = Annotated[Union[RealMethod], Field(discriminator="kind")]
+
+
+class Tolerances(Strict):
+    """Absolute tolerances of `gtnbench check --against`, per metric (accuracy as a fraction)."""
+
+    test_acc: Annotated[float, Field(ge=0)] = 0.02
+    val_acc: Annotated[float, Field(ge=0)] = 0.02
+
+
+class SuiteConfig(Strict):
+    """One scale of a suite, fully resolved: what the runner executes."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    description: str = ""
+    dataset: Literal["mnist", "cifar10", "cifar10-jpeg"]
+    learner: LearnerConfig
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+    split_seed: Annotated[int, Field(ge=0)] = 0
+    claims: list[Literal["C1", "C1b", "C2", "C3", "C3a", "C4", "C5", "C6", "C7", "C8"]] = []
+    methods: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Method], Field(min_length=1)]
+    tolerances: Tolerances = Tolerances()
+    scale: Literal["smoke", "quick", "paper"]
+
+    def config_hash(self) -> str:
+        """Hash of everything that determines the results (the description excluded)."""
+        payload = self.model_dump(mode="json", exclude={"description"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One unit of work: a method at one budget, with one seed."""
+
+    method: str
+    kind: str
+    seed: int
+    budget: tuple[tuple[str, int], ...]  # e.g. (("steps", 32),)
+
+    @property
+    def id(self) -> str:
+        parts = [self.method, *(f"{k}={v}" for k, v in self.budget), f"seed={self.seed}"]
+        return "/".join(parts)
+
+
+def expand(config: SuiteConfig) -> list[Trial]:
+    """All trials of a resolved suite, in a stable order: method, budget, seed."""
+    trials = []
+    for name, method in config.methods.items():
+        for budget in _budgets(method):
+            trials += [Trial(name, method.kind, seed, budget) for seed in config.seeds]
+    return trials
+
+
+def _budgets(method: RealMethod) -> list[tuple[tuple[str, int], ...]]:
+    return [(("steps", k),) for k in method.steps or []] + [(("epochs", n),) for n in method.epochs or []]
+
+
+class Suite:
+    """A suite file: its base table and the scales it defines, each validated on load."""
+
+    def __init__(self, path: Path, raw: dict[str, Any]) -> None:
+        self.path, self.raw = path, raw
+        scales = raw.get("scales", {})
+        if not isinstance(scales, dict) or not scales:
+            raise SuiteError(f"{path}: scales: expected a table with at least one of {', '.join(SCALES)}")
+        for scale, override in scales.items():
+            if scale not in SCALES:
+                raise SuiteError(f"{path}: scales.{scale}: unknown scale; expected one of {', '.join(SCALES)}")
+            if not isinstance(override, dict):
+                raise SuiteError(f"{path}: scales.{scale}: expected a table of overrides")
+        self.scales = tuple(s for s in SCALES if s in scales)
+        default = raw.get("default_scale", self.scales[0])
+        if default not in self.scales:
+            raise SuiteError(f"{path}: default_scale: expected one of the defined scales {self.scales}, got {default!r}")
+        self.default_scale = default
+        self._resolved = {scale: self._resolve(scale) for scale in self.scales}
+
+    @property
+    def name(self) -> str:
+        return self._resolved[self.default_scale].name
+
+    @property
+    def description(self) -> str:
+        return self._resolved[self.default_scale].description
+
+    def at(self, scale: str | None = None) -> SuiteConfig:
+        scale = scale or self.default_scale
+        if scale not in self._resolved:
+            raise SuiteError(f"{self.path}: scale {scale!r} is not defined; defined: {', '.join(self.scales)}")
+        return self._resolved[scale]
+
+    def _resolve(self, scale: str) -> SuiteConfig:
+        base = {k: v for k, v in self.raw.items() if k not in ("scales", "default_scale")}
+        override = self.raw["scales"][scale]
+        merged = {**_deep_merge(base, override), "scale": scale}
+        try:
+            return SuiteConfig.model_validate(merged)
+        except ValidationError as error:
+            raise SuiteError(_describe(self.path, error, merged, override, scale)) from None
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(path: Path, error: ValidationError, merged: dict, override: dict, scale: str) -> str:
+    """One line: file, the key as written in the file, what was expected, what was found."""
+    first = error.errors()[0]
+    keys, node = [], merged
+    for part in first["loc"]:  # keep only the parts that are real keys/indices of the input
+        if isinstance(node, dict) and part in node:
+            keys.append(str(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            keys.append(str(part))
+            node = node[part]
+    where = ".".join(keys) or "(top level)"
+    owner, probe = override, True
+    for key in keys:
+        if isinstance(owner, dict) and key in owner:
+            owner = owner[key]
+        else:
+            probe = False
+            break
+    if probe and keys:
+        where = f"scales.{scale}.{where}"
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "required key is missing"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif "input" in first and first["type"] != "union_tag_invalid":
+        message += f", got {first['input']!r}"[:200]
+    more = len(error.errors()) - 1
+    suffix = f" (+{more} more error{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {where}: {message}{suffix}"
+
+
+def parse_suite(path: Path, text: bytes | str) -> Suite:
+    """Parse and validate suite text; raise SuiteError naming the file and key on any problem."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        raw = tomllib.loads(text)
+    except UnicodeDecodeError as error:
+        raise SuiteError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SuiteError(f"{path}: invalid TOML: {error}") from None
+    return Suite(path, raw)
+
+
+def load_suite(path: Path) -> Suite:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SuiteError(f"{path}: cannot read suite file ({error.strerror})") from None
+    return parse_suite(path, data)
+
+
+def bundled_suite_dir() -> Path:
+    """The suites shipped with the package (installed), or the checkout's suites/ (PYTHONPATH=. use)."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("gtnbench.suites")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "suites"
+
+
+def suite_paths(extra: list[Path] | None = None) -> dict[str, Path]:
+    """Suite name (file stem) -> file, from the bundled suites, then ./suites, then `extra` paths."""
+    found: dict[str, Path] = {}
+    folders = [bundled_suite_dir(), Path.cwd() / "suites", *(extra or [])]
+    for folder in folders:
+        if folder.is_file() and folder.suffix == ".toml":
+            found[folder.stem] = folder
+        elif folder.is_dir():
+            for file in sorted(folder.glob("*.toml")):
+                found[file.stem] = file
+    return found
+
+
+def find_suite(name_or_path: str) -> Suite:
+    """A suite by file path, or by name among the known suites."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.is_file():
+        return load_suite(candidate)
+    paths = suite_paths()
+    if name_or_path not in paths:
+        raise SuiteError(f"unknown suite {name_or_path!r}; known: {', '.join(sorted(paths))} (or give a .toml path)")
+    return load_suite(paths[name_or_path])

@@ -1,0 +1,27 @@
+"""The interface every method shares: a teacher hands a learner its batches and step sizes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class Lesson:
+    """One training run's worth of teaching: the batch of inner step t, and per-step lr and momentum."""
+
+    steps: int
+    batch: Callable[[int], tuple[torch.Tensor, torch.Tensor]]
+    lrs: torch.Tensor  # [steps]
+    momenta: torch.Tensor  # [steps]
+
+
+class Teacher(ABC):
+    """Something that can teach a learner for a given number of inner steps."""
+
+    @abstractmethod
+    def lesson(self, steps: int, generator: torch.Generator) -> Lesson:
+        """The lesson for one learner; randomness (sampling, shuffling) comes from `generator`."""
