@@ -29,6 +29,15 @@ def budget_label(budget: dict[str, int]) -> str:
     return ",".join(f"{k}={v}" for k, v in budget.items())
 
 
+def method_label(record: Record) -> str:
+    """The method's name, with its variant of the ablation axes: gtn[curriculum=none]."""
+    variant = record.get("variant") or {}
+    if not variant:
+        return record["method"]
+    values = ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in variant.items())
+    return f"{record['method']}[{values}]"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One (method, budget) cell of a results table, aggregated over seeds."""
@@ -36,12 +45,15 @@ class Cell:
     suite: str
     scale: str
     dataset: str
-    method: str
+    method: str  # with its variant, e.g. gtn[curriculum=none]
+    base_method: str  # the method's name in the suite
     kind: str
     budget: str
     steps: int
     values: dict[str, tuple[float, ...]]  # metric -> one value per ok seed
     failed: int
+    curve: tuple[tuple[int, float, float], ...] = ()  # (step, mean, std) of test accuracy within training runs
+    meta_curve: tuple[tuple[int, float, float], ...] = ()  # (outer iteration, mean, std) of GTN validation test acc
 
     def mean(self, metric: str) -> float:
         return mean_std(self.values.get(metric, ()))[0]
@@ -54,11 +66,24 @@ class Cell:
         return max((len(v) for v in self.values.values()), default=0)
 
 
+def mean_curve(curves: list[list[dict[str, float]]], x: str, y: str) -> tuple[tuple[int, float, float], ...]:
+    """Mean and std over runs of y at each x that every run recorded."""
+    curves = [c for c in curves if c]
+    if not curves:
+        return ()
+    shared = set.intersection(*({point[x] for point in c} for c in curves))
+    rows = []
+    for position in sorted(shared):
+        mean, std = mean_std([next(p[y] for p in c if p[x] == position) for c in curves])
+        rows.append((position, mean, std))
+    return tuple(rows)
+
+
 def cells(records: Iterable[Record]) -> list[Cell]:
     """Aggregate records into cells, in order of first appearance (method order of the suite)."""
     groups: dict[tuple, list[Record]] = {}
     for record in records:
-        key = (record["suite"], record["scale"], record["dataset"], record["method"], budget_label(record["budget"]))
+        key = (record["suite"], record["scale"], record["dataset"], method_label(record), budget_label(record["budget"]))
         groups.setdefault(key, []).append(record)
     table = []
     for (suite, scale, dataset, method, budget), members in groups.items():
@@ -67,7 +92,9 @@ def cells(records: Iterable[Record]) -> list[Cell]:
         values = {m: tuple(r["metrics"][m] for r in ok if m in r["metrics"]) for m in metrics}
         steps = next((r["details"].get("steps") for r in ok if "steps" in r.get("details", {})), None)
         steps = steps if steps is not None else next(iter(members[0]["budget"].values()))
-        table.append(Cell(suite, scale, dataset, method, members[0]["kind"], budget, steps, values,
-                          len(members) - len(ok)))  # fmt: skip
+        curve = mean_curve([r["details"].get("curve", []) for r in ok], "step", "test_acc")
+        meta_curve = mean_curve([r["details"].get("validation", []) for r in ok], "iteration", "test_acc")
+        table.append(Cell(suite, scale, dataset, method, members[0]["method"], members[0]["kind"], budget, steps,
+                          values, len(members) - len(ok), curve, meta_curve))  # fmt: skip
     order = {key: i for i, key in enumerate(dict.fromkeys((c.suite, c.scale, c.method) for c in table))}
     return sorted(table, key=lambda c: (order[(c.suite, c.scale, c.method)], c.steps))

@@ -10,11 +10,17 @@ import time
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch.func import functional_call
 
+from gtnbench.data.datasets import ImageDataset, Split
 from gtnbench.environment import code_version, device_name, library_versions
+from gtnbench.meta import MetaConfig, MetaTrainer, frozen, peak_memory_mb
 from gtnbench.methods.base import synchronize
+from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.teachers.base import Lesson
+from gtnbench.teachers.gtn import GTN, GTNSpec
 from gtnbench.train import initial_params, train
 
 LEARNER_INPUTS = {"mnist-paper": (1, 28, 28), "cifar10-paper": (3, 32, 32)}
@@ -65,3 +71,70 @@ def bench_learners(device: str, steps: int = 32, batch_size: int = 128, repeats:
 def environment(device: str) -> dict[str, Any]:
     return {"device": device, "device_name": device_name(device), "code_version": code_version(),
             "versions": library_versions(), "threads": torch.get_num_threads()}  # fmt: skip
+
+
+def _random_dataset(shape: tuple[int, int, int], count: int, device: str) -> ImageDataset:
+    """Random images for timing meta-training: what is measured is compute, not accuracy."""
+    generator = torch.Generator(device=device).manual_seed(0)
+
+    def split() -> Split:
+        return Split(torch.randn((count, *shape), generator=generator, device=device),
+                     torch.randint(0, 10, (count,), generator=generator, device=device))  # fmt: skip
+
+    return ImageDataset("mnist" if shape[0] == 1 else "cifar10", split(), split(), split(), 10, 0)
+
+
+def reference_outer_iteration(gtn: GTN, learner: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    """The same meta-gradient written as a bare loop (full curriculum, no teacher/lesson abstractions):
+    the yardstick for the overhead of gtnbench's shared inner loop."""
+    names = [n for n, _ in learner.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for _, p in learner.named_parameters()]
+    buffers = [torch.zeros_like(p) for p in params]
+    lrs, momenta = gtn.log_lr.exp(), gtn.log_momentum.exp()
+    for t in range(gtn.spec.inner_steps):
+        images = gtn.generator(gtn.noise[t], gtn.labels[t])
+        loss = F.cross_entropy(functional_call(learner, dict(zip(names, params)), (images,)), gtn.labels[t])
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        buffers = [momenta[t] * b + g for b, g in zip(buffers, grads)]
+        params = [p - lrs[t] * b for p, b in zip(params, buffers)]
+    F.cross_entropy(functional_call(learner, dict(zip(names, params)), (x,)), y).backward()
+
+
+def bench_gtn(device: str, dataset: str = "mnist", inner_steps: int = 32, batch_size: int = 128, block_size: int = 0,
+              repeats: int = 3) -> list[dict[str, Any]]:  # fmt: skip
+    """Learner training on a GTN (plain loop), one outer iteration (differentiable loop), and the
+    same outer iteration written as a bare reference loop; paper sizes of generator and learner."""
+    shape, learner_name = ((1, 28, 28), "mnist-paper") if dataset == "mnist" else ((3, 32, 32), "cifar10-paper")
+    data = _random_dataset(shape, 4 * batch_size, device)
+    meta = MetaTrainer(GTNSpec(inner_steps, batch_size), GeneratorSpec(shape), MetaConfig(block_size=block_size),
+                       LearnerSpec(learner_name), data, 0, device)  # fmt: skip
+    learner = build_learner(LearnerSpec(learner_name), shape, 10, seed=0, device=device)
+    lesson_rng = torch.Generator(device=device).manual_seed(0)
+
+    def learner_on_gtn() -> None:
+        with frozen(meta.gtn):
+            train(learner, initial_params(learner), meta.gtn.lesson(inner_steps, lesson_rng))
+
+    def outer_iteration() -> None:
+        meta.optimizer.zero_grad(set_to_none=True)
+        meta.meta_loss(0).backward()
+        meta.optimizer.step()
+
+    x, y = data.train.x[:batch_size], data.train.y[:batch_size]
+
+    def reference() -> None:
+        meta.optimizer.zero_grad(set_to_none=True)
+        reference_outer_iteration(meta.gtn, learner, x, y)
+        meta.optimizer.step()
+
+    rows = []
+    for name, fn in (("learner-on-gtn", learner_on_gtn), ("outer-iteration", outer_iteration),
+                     ("outer-iteration-reference-loop", reference)):  # fmt: skip
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats(device)
+        times = time_call(fn, device, repeats)
+        rows.append({"benchmark": f"gtn-{name}", "dataset": dataset, "inner_steps": inner_steps,
+                     "batch_size": batch_size, "block_size": block_size, "seconds_median": statistics.median(times),
+                     "seconds_all": times, "peak_memory_mb": peak_memory_mb(device)})  # fmt: skip
+    rows[2]["ratio_ours_to_reference"] = rows[1]["seconds_median"] / rows[2]["seconds_median"]
+    return rows

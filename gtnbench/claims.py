@@ -7,6 +7,7 @@ scales the measured value is shown as a regression figure, with the verdict
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -49,12 +50,12 @@ class Verdict:
 
 
 def _ok(records: Iterable[Record], **match: Any) -> list[Record]:
-    """OK records whose fields (or budget entries, for `steps`) equal the given values."""
+    """OK records whose fields, budget entries or details equal the given values."""
     chosen = []
     for record in records:
         if record["status"] != "ok":
             continue
-        fields = {**record, **record.get("budget", {}), **record.get("details", {}).get("claim_tags", {})}
+        fields = {**record, **record.get("budget", {}), **record.get("details", {})}
         if all(fields.get(key) == value for key, value in match.items()):
             chosen.append(record)
     return chosen
@@ -113,6 +114,70 @@ def measure_c2(records: list[Record]) -> Measurement | None:
     return Measurement(f"{text} vs GTN {_pct(g_mean, g_std, g_n)}", r_mean < g_mean, _scale(real + gtn))
 
 
+C3_ORDER = ("full", "shuffled-batch", "all-shuffled", "none")
+
+
+def _by_curriculum(records: list[Record]) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = {}
+    for record in _ok(records, kind="gtn", dataset="mnist", inner_steps=32):
+        groups.setdefault(record["details"]["curriculum"], []).append(record)
+    return groups
+
+
+def measure_c3(records: list[Record]) -> Measurement | None:
+    groups = _by_curriculum(records)
+    if len(groups) < 2:
+        return None
+    present = [c for c in C3_ORDER if c in groups]
+    means = {c: _mean(groups[c], "test_acc")[0] for c in present}
+    text = " > ".join(f"{c} {100 * means[c]:.2f}" for c in present) + " (test %, mean over seeds)"
+    if len(present) < len(C3_ORDER):
+        return Measurement(text + f"; missing {', '.join(c for c in C3_ORDER if c not in groups)}", None,
+                           _scale([r for g in groups.values() for r in g]))  # fmt: skip
+    ordered = all(means[a] > means[b] for a, b in zip(C3_ORDER, C3_ORDER[1:]))
+    return Measurement(text, ordered, _scale([r for g in groups.values() for r in g]))
+
+
+def iterations_to_reach(history: list[dict[str, Any]], target: float) -> float:
+    """The first outer iteration whose validation accuracy reaches `target` (inf if none does)."""
+    return next((h["iteration"] for h in history if h["val_acc"] >= target), math.inf)
+
+
+def measure_c3a(records: list[Record]) -> Measurement | None:
+    groups = _by_curriculum(records)
+    if "full" not in groups or "none" not in groups:
+        return None
+    reach = {c: sorted(iterations_to_reach(r["details"].get("validation", []), 0.95) for r in groups[c])
+             for c in ("full", "none")}  # fmt: skip
+    median = {c: v[len(v) // 2] for c, v in reach.items()}
+    text = f"iterations to 95 % validation accuracy (median over seeds): full {median['full']}, none {median['none']}"
+    holds = median["full"] < math.inf and median["none"] >= 4 * median["full"]
+    return Measurement(text + " (judged: none needs ≥ 4x as many)", holds, _scale(groups["full"] + groups["none"]))
+
+
+def measure_c4(records: list[Record]) -> Measurement | None:
+    # failed records carry no details: the weight-norm flag comes from the trial's variant
+    sides = {}
+    for flag in (True, False):
+        members = [r for r in records if r["kind"] == "gtn" and r.get("variant", {}).get("weight_norm") == flag]
+        if members:
+            sides[flag] = members
+    if len(sides) < 2:
+        return None
+    summary, stats = [], {}
+    for flag, members in sides.items():
+        failed = sum(r["status"] != "ok" for r in members)
+        ok = [r for r in members if r["status"] == "ok"]
+        mean = _mean(ok, "test_acc")[0] if ok else math.nan
+        stats[flag] = (failed / len(members), mean)
+        summary.append(f"weight norm {'on' if flag else 'off'}: {failed}/{len(members)} diverged, "
+                       f"test {100 * mean:.2f} %")  # fmt: skip
+    (fail_on, acc_on), (fail_off, acc_off) = stats[True], stats[False]
+    holds = fail_off > fail_on or (not math.isnan(acc_on) and (math.isnan(acc_off) or acc_on - acc_off >= 0.01))
+    text = "; ".join(summary) + " (judged: more divergence or ≥ 1 point lower accuracy without)"
+    return Measurement(text, holds, _scale([r for m in sides.values() for r in m]))
+
+
 def _not_yet(_: list[Record]) -> Measurement | None:
     return None
 
@@ -129,11 +194,11 @@ CLAIMS: dict[str, Claim] = {
               "mnist-fewstep", "paper", measure_c2),
         Claim("C3", "curriculum ablation after 2,000 outer iterations",
               "full 98.5 > shuffled batch 97.4 > all shuffled 96.8 > none 95.6 %", "fig", "mnist-curriculum",
-              "paper", _not_yet),
+              "paper", measure_c3),
         Claim("C3a", "full curriculum reaches 95 % by ~150 outer iterations; none needs ~1,100-1,400",
-              "~150 vs ~1,100-1,400 iterations", "fig", "mnist-curriculum", "paper", _not_yet),
+              "~150 vs ~1,100-1,400 iterations", "fig", "mnist-curriculum", "paper", measure_c3a),
         Claim("C4", "weight normalisation greatly stabilises meta-training", "qualitative", "paper",
-              "mnist-weightnorm", "paper", _not_yet),
+              "mnist-weightnorm", "paper", measure_c4),
         Claim("C5", "CIFAR-10 learners reach a given accuracy ~4x faster on GTN data", "4x", "blog",
               "cifar10-fewstep", "paper", _not_yet),
         Claim("C6", "a 128-step GTN proxy ranks architectures as well as 1,200 real-data steps", "9x", "paper",

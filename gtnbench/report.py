@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,32 +90,104 @@ def latex_table(table: list[Cell]) -> str:
     return out.getvalue()
 
 
-def plot_accuracy_vs_steps(table: list[Cell], path: Path) -> None:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_accuracy_vs_steps(table: list[Cell], path: Path) -> None:
+    """Final test accuracy vs training steps per method (markers, mean ± std over seeds), and within-run
+    curves (dashed: accuracy after t steps of one training run, e.g. of a GTN-taught learner)."""
+    plt = _pyplot()
     groups = _group(table)
     fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4), squeeze=False)
     for axis, ((suite, scale, dataset), group) in zip(axes[0], groups.items()):
         for method in dict.fromkeys(c.method for c in group):
-            points = [c for c in group if c.method == method and c.values.get("test_acc")]
-            if not points:
-                continue
-            xs = [c.steps for c in points]
-            ys = [100 * c.mean("test_acc") for c in points]
-            errs = [100 * c.std("test_acc") for c in points]
-            axis.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=method)
+            members = [c for c in group if c.method == method]
+            points = [c for c in members if c.values.get("test_acc")]
+            if points:
+                line = axis.errorbar([c.steps for c in points], [100 * c.mean("test_acc") for c in points],
+                                     yerr=[100 * c.std("test_acc") for c in points], marker="o", capsize=3,
+                                     label=method)  # fmt: skip
+                colour = line[0].get_color()
+            for cell in members:
+                if len(cell.curve) > 1:
+                    axis.plot([p[0] for p in cell.curve], [100 * p[1] for p in cell.curve], "--", alpha=0.6,
+                              color=colour if points else None)  # fmt: skip
         axis.set_xscale("log", base=2)
-        axis.set_xlabel("training steps")
+        axis.set_xlabel("training steps (dashed: within one run)")
         axis.set_ylabel("test accuracy (%)")
         axis.set_title(f"{suite} ({scale}), {dataset_label(dataset)}")
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_meta_training(table: list[Cell], path: Path) -> None:
+    """GTN meta-training: test accuracy of a fresh learner trained on the GTN vs outer iteration."""
+    plt = _pyplot()
+    groups = {k: [c for c in g if c.meta_curve] for k, g in _group(table).items()}
+    groups = {k: g for k, g in groups.items() if g}
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4), squeeze=False)
+    for axis, ((suite, scale, dataset), group) in zip(axes[0], groups.items()):
+        for cell in group:
+            xs = [p[0] for p in cell.meta_curve]
+            ys = [100 * p[1] for p in cell.meta_curve]
+            sd = [100 * p[2] for p in cell.meta_curve]
+            axis.plot(xs, ys, label=f"{cell.method} (n={cell.seeds})")
+            axis.fill_between(xs, [y - e for y, e in zip(ys, sd)], [y + e for y, e in zip(ys, sd)], alpha=0.2)
+        axis.set_xlabel("outer iteration")
+        axis.set_ylabel("test accuracy after T inner steps (%)")
+        axis.set_title(f"{suite} ({scale}), {dataset_label(dataset)}: meta-training")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+GTN_COLUMNS = (("untrained_test_acc", "untrained GTN test (%)", 100.0, 2), ("outer_iteration_seconds",
+               "outer iteration (ms)", 1000.0, 1), ("meta_seconds", "meta-training (s)", 1.0, 1),
+               ("learner_train_seconds", "learner training (ms)", 1000.0, 1), ("peak_memory_mb", "peak memory (MiB)",
+               1.0, 0))  # fmt: skip
+
+
+def gtn_markdown(table: list[Cell], records: list[dict]) -> str:
+    """Meta-training costs per GTN method, and transfer to other learners."""
+    gtn = [c for c in table if c.kind == "gtn"]
+    if not gtn:
+        return ""
+    out = io.StringIO()
+    out.write("## GTN meta-training\n\n| method | steps | test (%) | " + " | ".join(t for _, t, _, _ in GTN_COLUMNS))
+    out.write(" |\n|---|---:|---:|" + "---:|" * len(GTN_COLUMNS) + "\n")
+    for c in gtn:
+        row = [format_mean_std(c.values.get(m, ()), scale, digits) for m, _, scale, digits in GTN_COLUMNS]
+        out.write(f"| {c.method} | {c.steps} | {_value(c, 'test_acc')} | " + " | ".join(row) + " |\n")
+    transfer = [(r, t) for r in records if r["status"] == "ok" for t in r.get("details", {}).get("transfer", [])]
+    if transfer:
+        out.write("\n### Transfer to other learners (test accuracy after T steps, %)\n\n")
+        out.write("| method | seed | learner widths | on GTN data | on real data (tuned) |\n|---|---:|---|---:|---:|\n")
+        for r, t in transfer:
+            out.write(f"| {r['method']} | {r['seed']} | {t['widths']} | {100 * t['gtn_test_acc']:.2f} | "
+                      f"{100 * t['real_test_acc']:.2f} |\n")  # fmt: skip
+    return out.getvalue() + "\n"
+
+
+def samples_markdown(runs: list[RunContents], out: Path) -> str:
+    """Links to each GTN trial's sample grid (stored in the run directory, relative to it)."""
+    lines = []
+    for run in runs:
+        for record in run.records:
+            image = record.get("details", {}).get("samples") if record["status"] == "ok" else None
+            if image:
+                lines.append(f"![{record['trial']}]({os.path.relpath(run.path / image, out)})")
+    return "## What the GTNs teach\n\n" + "\n\n".join(lines) + "\n\n" if lines else ""
 
 
 def verdict_markdown(verdicts: list[Verdict]) -> str:
@@ -141,7 +214,8 @@ def write_report(runs: list[RunContents], out: Path) -> Report:
     records = latest_records(runs)
     table = cells(records)
     verdicts = judge_all(records)
-    markdown = runs_header(runs) + markdown_tables(table) + verdict_markdown(verdicts)
+    markdown = (runs_header(runs) + markdown_tables(table) + gtn_markdown(table, records) + samples_markdown(runs, out)
+                + verdict_markdown(verdicts))  # fmt: skip
     files = {"summary.md": markdown, "summary.csv": csv_table(table), "summary.tex": latex_table(table)}
     written = []
     for name, text in files.items():
@@ -150,4 +224,7 @@ def write_report(runs: list[RunContents], out: Path) -> Report:
     if any(c.values.get("test_acc") for c in table):
         plot_accuracy_vs_steps(table, out / "accuracy_vs_steps.png")
         written.append(out / "accuracy_vs_steps.png")
+    if any(c.meta_curve for c in table):
+        plot_meta_training(table, out / "meta_training.png")
+        written.append(out / "meta_training.png")
     return Report(written, markdown)

@@ -71,6 +71,7 @@ def _record(trial: Trial, manifest: dict[str, Any]) -> dict[str, Any]:
         "kind": trial.kind,
         "seed": trial.seed,
         "budget": dict(trial.budget),
+        "variant": dict(trial.variant),
         "suite": manifest["suite"],
         "scale": manifest["scale"],
         "config_hash": manifest["config_hash"],

@@ -75,14 +75,85 @@ class RealMethod(Strict):
         return self
 
 
-Method = Annotated[Union[RealMethod], Field(discriminator="kind")]
+CURRICULA = ("full", "shuffled-batch", "all-shuffled", "none")
+Curriculum = Literal["full", "shuffled-batch", "all-shuffled", "none"]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class GeneratorConfig(Strict):
+    """Generator architecture; the defaults are the official code's."""
+
+    noise_dim: PositiveInt = 128
+    hidden: PositiveInt = 1024
+    channels: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = [128, 64]
+
+
+class TransferLearner(Strict):
+    """A learner unlike the meta-training one, trained on the final GTN to measure transfer."""
+
+    name: Literal["mnist-paper", "cifar10-paper"]
+    widths: list[PositiveInt] | None = None
+
+
+class GTNMethod(Strict):
+    """Meta-train a GTN (or load one with `checkpoint`) and score learners trained on it.
+
+    `curriculum` and `weight_norm` take one value or a list (an ablation: one trial per value)."""
+
+    kind: Literal["gtn"]
+    inner_steps: PositiveInt = 32
+    batch_size: PositiveInt = 128
+    curriculum: OneOrMany[Curriculum] = ["full"]
+    weight_norm: OneOrMany[bool] = [True]  # generator and learners
+    init_lr: PositiveFloat = 0.02
+    init_momentum: PositiveFloat = 0.5
+    outer_iterations: PositiveInt = 2000
+    outer_lr: PositiveFloat = 0.02
+    adam_betas: Annotated[list[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=2, max_length=2)] = [0.9, 0.999]
+    final_lr_fraction: Fraction = 0.1
+    meta_batch_size: PositiveInt = 128
+    step_loss_every: Annotated[int, Field(ge=0)] = 0
+    block_size: Annotated[int, Field(ge=0)] = 0
+    augment: bool = False
+    grad_clip: Annotated[float, Field(ge=0)] = 0.0
+    randomize_widths: bool = False  # a learner of random widths at every outer iteration
+    validate_every: PositiveInt = 100
+    checkpoint_every: PositiveInt = 100
+    collapse_fraction: Fraction = 0.5
+    eval_learners: PositiveInt = 5
+    generator: GeneratorConfig = GeneratorConfig()
+    transfer: list[TransferLearner] = []
+    transfer_baseline_lr: OneOrMany[PositiveFloat] = [0.05, 0.1, 0.2]  # real-data grid for the same learners
+    transfer_baseline_momentum: OneOrMany[Momentum] = [0.5, 0.9]
+    checkpoint: str | None = None  # a trained GTN to evaluate instead of meta-training one
+
+
+Method = Annotated[Union[RealMethod, GTNMethod], Field(discriminator="kind")]
+
+
+Tolerance = Annotated[float, Field(ge=0)]
 
 
 class Tolerances(Strict):
-    """Absolute tolerances of `gtnbench check --against`, per metric (accuracy as a fraction)."""
+    """Absolute tolerances of `gtnbench check --against`, per metric (accuracy as a fraction);
+    `methods.NAME` overrides them for one method (meta-training amplifies float differences)."""
 
-    test_acc: Annotated[float, Field(ge=0)] = 0.02
-    val_acc: Annotated[float, Field(ge=0)] = 0.02
+    test_acc: Tolerance = 0.02
+    val_acc: Tolerance = 0.02
+    methods: dict[str, dict[Literal["test_acc", "val_acc"], Tolerance]] = {}
+
+    def for_method(self, method: str) -> dict[str, float]:
+        return {"test_acc": self.test_acc, "val_acc": self.val_acc, **self.methods.get(method, {})}
+
+
+class Expectation(Strict):
+    """A bound every ok record of `method` must meet, checked by `gtnbench check` (exit 1 if not)."""
+
+    method: str
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    why: str = ""
 
 
 class SuiteConfig(Strict):
@@ -97,6 +168,7 @@ class SuiteConfig(Strict):
     claims: list[Literal["C1", "C1b", "C2", "C3", "C3a", "C4", "C5", "C6", "C7", "C8"]] = []
     methods: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Method], Field(min_length=1)]
     tolerances: Tolerances = Tolerances()
+    expect: list[Expectation] = []
     scale: Literal["smoke", "quick", "paper"]
 
     def config_hash(self) -> str:
@@ -107,30 +179,50 @@ class SuiteConfig(Strict):
 
 @dataclass(frozen=True)
 class Trial:
-    """One unit of work: a method at one budget, with one seed."""
+    """One unit of work: a method (in one variant of its ablation axes) at one budget, with one seed."""
 
     method: str
     kind: str
     seed: int
     budget: tuple[tuple[str, int], ...]  # e.g. (("steps", 32),)
+    variant: tuple[tuple[str, Any], ...] = ()  # e.g. (("curriculum", "none"),)
 
     @property
     def id(self) -> str:
-        parts = [self.method, *(f"{k}={v}" for k, v in self.budget), f"seed={self.seed}"]
-        return "/".join(parts)
+        parts = [self.method, *(f"{k}={_text(v)}" for k, v in self.variant), *(f"{k}={v}" for k, v in self.budget)]
+        return "/".join([*parts, f"seed={self.seed}"])
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def expand(config: SuiteConfig) -> list[Trial]:
-    """All trials of a resolved suite, in a stable order: method, budget, seed."""
+    """All trials of a resolved suite, in a stable order: method, variant, budget, seed."""
     trials = []
     for name, method in config.methods.items():
-        for budget in _budgets(method):
-            trials += [Trial(name, method.kind, seed, budget) for seed in config.seeds]
+        for variant in _variants(method):
+            for budget in _budgets(method):
+                trials += [Trial(name, method.kind, seed, budget, variant) for seed in config.seeds]
     return trials
 
 
-def _budgets(method: RealMethod) -> list[tuple[tuple[str, int], ...]]:
+def _budgets(method: RealMethod | GTNMethod) -> list[tuple[tuple[str, int], ...]]:
+    if isinstance(method, GTNMethod):
+        return [(("steps", method.inner_steps),)]
     return [(("steps", k),) for k in method.steps or []] + [(("epochs", n),) for n in method.epochs or []]
+
+
+def _variants(method: RealMethod | GTNMethod) -> list[tuple[tuple[str, Any], ...]]:
+    """The product of a method's ablation axes that hold more than one value."""
+    if not isinstance(method, GTNMethod):
+        return [()]
+    axes = [(name, values) for name, values in (("curriculum", method.curriculum), ("weight_norm", method.weight_norm))
+            if len(values) > 1]  # fmt: skip
+    combos: list[tuple[tuple[str, Any], ...]] = [()]
+    for name, values in axes:
+        combos = [(*combo, (name, value)) for combo in combos for value in values]
+    return combos
 
 
 class Suite:
@@ -190,23 +282,11 @@ def _deep_merge(base: dict, override: dict) -> dict:
 def _describe(path: Path, error: ValidationError, merged: dict, override: dict, scale: str) -> str:
     """One line: file, the key as written in the file, what was expected, what was found."""
     first = error.errors()[0]
-    keys, node = [], merged
-    for part in first["loc"]:  # keep only the parts that are real keys/indices of the input
-        if isinstance(node, dict) and part in node:
-            keys.append(str(part))
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            keys.append(str(part))
-            node = node[part]
+    keys = _input_keys(first["loc"], merged)
+    if first["type"] == "missing":
+        keys.append(str(first["loc"][-1]))
     where = ".".join(keys) or "(top level)"
-    owner, probe = override, True
-    for key in keys:
-        if isinstance(owner, dict) and key in owner:
-            owner = owner[key]
-        else:
-            probe = False
-            break
-    if probe and keys:
+    if keys and len(_input_keys(first["loc"], override)) == len(keys):
         where = f"scales.{scale}.{where}"
     message = first["msg"]
     if first["type"] == "missing":
@@ -218,6 +298,21 @@ def _describe(path: Path, error: ValidationError, merged: dict, override: dict, 
     more = len(error.errors()) - 1
     suffix = f" (+{more} more error{'s' if more > 1 else ''})" if more else ""
     return f"{path}: {where}: {message}{suffix}"
+
+
+def _input_keys(loc: tuple, node: Any) -> list[str]:
+    """The parts of a pydantic error location that are real keys or indices of the input
+    (pydantic adds union tags and type names, which the file does not contain)."""
+    keys = []
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            continue
+        keys.append(str(part))
+    return keys
 
 
 def parse_suite(path: Path, text: bytes | str) -> Suite:

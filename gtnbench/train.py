@@ -9,6 +9,7 @@ stored (gradient checkpointing), trading compute for memory.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,6 +23,14 @@ from gtnbench.teachers.base import Lesson
 
 Params = dict[str, torch.Tensor]
 EVAL_BATCH = 1000  # fixed, so that batch-statistics normalisation gives the same result on every device
+
+
+def curve_points(steps: int, every: int | None = None) -> tuple[int, ...]:
+    """Where to record an accuracy-vs-steps curve: powers of two up to `steps`, every `every`-th step, the last."""
+    points = {2**i for i in range(int(math.log2(steps)) + 1)} | {steps}
+    if every:
+        points |= set(range(every, steps + 1, every))
+    return tuple(sorted(points))
 
 
 def initial_params(learner: nn.Module) -> Params:
@@ -87,7 +96,9 @@ def train(
         for t in range(start, stop):
             x, y = lesson.batch(t)
             loss = loss_on(learner, dict(zip(names, current)), x, y)
-            grads = torch.autograd.grad(loss, current, create_graph=differentiable)
+            # unused parameters (pruned edges of a NAS cell) get zero gradients
+            grads = torch.autograd.grad(loss, current, create_graph=differentiable, allow_unused=True,
+                                        materialize_grads=True)  # fmt: skip
             if differentiable:
                 current, momenta = _sgd_momentum(current, momenta, grads, lesson.lrs[t], lesson.momenta[t])
             else:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Callable
 
 from gtnbench.methods.base import TrialContext, TrialResult
+from gtnbench.methods.gtn import run_gtn
 from gtnbench.methods.real import run_real
 
-TRIAL_FUNCTIONS: dict[str, Callable[..., TrialResult]] = {"real": run_real}
+TRIAL_FUNCTIONS: dict[str, Callable[..., TrialResult]] = {"real": run_real, "gtn": run_gtn}
 
 __all__ = ["TRIAL_FUNCTIONS", "TrialContext", "TrialResult"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import weight_norm
+from torch.nn.utils import parametrize
 
 LEAKY_SLOPE = 0.1
 
@@ -24,6 +24,29 @@ class MeanOnlyBatchNorm(nn.Module):
         dims = (0, *range(2, x.dim()))
         shape = (1, -1, *([1] * (x.dim() - 2)))
         return x - x.mean(dim=dims, keepdim=True) + self.bias.view(shape)
+
+
+class WeightNorm(nn.Module):
+    """w = g * v / ||v|| (norm over all but the output dimension), as a parametrization.
+
+    Composed from primitive ops on purpose: torch.nn.utils.parametrizations.weight_norm
+    calls the fused torch._weight_norm, whose backward treats the saved norms as constants,
+    so gradients of gradients (GTN's exact meta-gradient through the inner loop) come out
+    slightly wrong (about 2e-5 relative; tests/test_meta.py checks against finite differences).
+    """
+
+    def forward(self, g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return v * (g / v.flatten(1).norm(dim=1).view(g.shape))
+
+    def right_inverse(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (-1,) + (1,) * (weight.dim() - 1)
+        return weight.flatten(1).norm(dim=1).view(shape), weight
+
+
+def weight_norm(layer: nn.Module) -> nn.Module:
+    """Weight-normalise `layer.weight` (parameters: `original0` = g, `original1` = v, as torch names them)."""
+    parametrize.register_parametrization(layer, "weight", WeightNorm(), unsafe=True)
+    return layer
 
 
 def kaiming_(layer: nn.Conv2d | nn.Linear, generator: torch.Generator | None) -> None:

@@ -15,7 +15,8 @@ from gtnbench.models.layers import LEAKY_SLOPE, MeanOnlyBatchNorm, conv3x3, line
 
 
 class MnistLearner(nn.Module):
-    """conv3x3-maxpool-BN-LReLU twice, then FC-BN-LReLU and FC (widths: conv1, conv2, fc)."""
+    """conv3x3-maxpool-BN-LReLU blocks, then FC-BN-LReLU and FC. widths = (*conv widths, fc width):
+    the paper's learner is (64, 128, 256); more or fewer conv widths give deeper or shallower learners."""
 
     default_widths = (64, 128, 256)
     # Width randomisation ranges [low, high) at the default widths (GTN_FACTS.md).
@@ -23,20 +24,17 @@ class MnistLearner(nn.Module):
 
     def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None):
         super().__init__()
-        c1, c2, fc = widths
+        *convs, fc = widths
         channels, height, width = in_shape
-        pool = nn.MaxPool2d(3, 2, 1)
-        flat = c2 * ((height + 3) // 4) * ((width + 3) // 4)
-        self.features = nn.Sequential(
-            conv3x3(channels, c1, 1, generator, weight_norm, device), pool, MeanOnlyBatchNorm(c1, device),
-            nn.LeakyReLU(LEAKY_SLOPE),
-            conv3x3(c1, c2, 1, generator, weight_norm, device), pool, MeanOnlyBatchNorm(c2, device),
-            nn.LeakyReLU(LEAKY_SLOPE),
-            nn.Flatten(),
-            linear(flat, fc, generator, weight_norm, device, bias=False), MeanOnlyBatchNorm(fc, device),
-            nn.LeakyReLU(LEAKY_SLOPE),
-            linear(fc, num_classes, generator, weight_norm, device),
-        )  # fmt: skip
+        layers = []
+        for cout in convs:
+            layers += [conv3x3(channels, cout, 1, generator, weight_norm, device), nn.MaxPool2d(3, 2, 1),
+                       MeanOnlyBatchNorm(cout, device), nn.LeakyReLU(LEAKY_SLOPE)]  # fmt: skip
+            channels, height, width = cout, (height + 1) // 2, (width + 1) // 2
+        layers += [nn.Flatten(), linear(channels * height * width, fc, generator, weight_norm, device, bias=False),
+                   MeanOnlyBatchNorm(fc, device), nn.LeakyReLU(LEAKY_SLOPE),
+                   linear(fc, num_classes, generator, weight_norm, device)]  # fmt: skip
+        self.features = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -80,14 +78,20 @@ class LearnerSpec:
 
 
 def sample_widths(spec: LearnerSpec, generator: torch.Generator) -> tuple[int, ...]:
-    """Widths for one learner: the spec's, or with randomisation one draw from ranges that scale with them."""
+    """Widths for one learner: the spec's, or with randomisation one draw per layer from a range
+    that scales with its width (the paper's ranges at the default widths, else [w/2, 2w))."""
     widths = spec.base_widths()
     if not spec.randomize_widths:
         return widths
     cls = LEARNERS[spec.name]
+    if len(widths) == len(cls.default_widths):
+        ranges = [(low * w / d, high * w / d) for w, d, (low, high) in
+                  zip(widths, cls.default_widths, cls.default_width_ranges)]  # fmt: skip
+    else:
+        ranges = [(w / 2, 2 * w) for w in widths]
     drawn = []
-    for width, default, (low, high) in zip(widths, cls.default_widths, cls.default_width_ranges, strict=True):
-        low, high = max(1, round(low * width / default)), max(2, round(high * width / default))
+    for low, high in ranges:
+        low, high = max(1, round(low)), max(2, round(high))
         drawn.append(int(torch.randint(low, high, (1,), generator=generator).item()))
     return tuple(drawn)
 

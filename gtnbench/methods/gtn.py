@@ -1,0 +1,109 @@
+"""The GTN method: meta-train a teacher (or load a trained one), then score fresh learners trained on it."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from gtnbench.meta import (
+    Evaluation,
+    MetaConfig,
+    MetaTrainer,
+    evaluate_teacher,
+    load_gtn,
+    peak_memory_mb,
+    teacher_curve,
+)
+from gtnbench.methods.base import TrialContext, TrialResult
+from gtnbench.methods.real import tuned_training
+from gtnbench.models.generator import GeneratorSpec
+from gtnbench.models.learners import LearnerSpec
+from gtnbench.suite import GTNMethod, TransferLearner, Trial
+from gtnbench.teachers.gtn import GTN, GTNSpec
+from gtnbench.visual import save_sample_grid
+
+EVAL_SEED_OFFSET = 2_000_003  # evaluation learners share no seed with meta-training or validation learners
+
+
+def specs(trial: Trial, method: GTNMethod, ctx: TrialContext) -> tuple[GTNSpec, GeneratorSpec, MetaConfig, LearnerSpec]:
+    variant = dict(trial.variant)
+    curriculum = variant.get("curriculum", method.curriculum[0])
+    weight_norm = variant.get("weight_norm", method.weight_norm[0])
+    dataset = ctx.dataset
+    gtn = GTNSpec(method.inner_steps, method.batch_size, curriculum, method.init_lr, method.init_momentum)
+    generator = GeneratorSpec(dataset.image_shape, dataset.num_classes, method.generator.noise_dim,
+                              method.generator.hidden, tuple(method.generator.channels), weight_norm)  # fmt: skip
+    meta = MetaConfig(
+        outer_iterations=method.outer_iterations, outer_lr=method.outer_lr, adam_betas=tuple(method.adam_betas),
+        final_lr_fraction=method.final_lr_fraction, meta_batch_size=method.meta_batch_size,
+        step_loss_every=method.step_loss_every, block_size=method.block_size, augment=method.augment,
+        grad_clip=method.grad_clip, validate_every=method.validate_every, checkpoint_every=method.checkpoint_every,
+        collapse_fraction=method.collapse_fraction,
+    )  # fmt: skip
+    learner = replace(ctx.learner_spec, weight_norm=weight_norm, randomize_widths=method.randomize_widths)
+    return gtn, generator, meta, learner
+
+
+def _accuracies(evaluation: Evaluation) -> dict[str, float]:
+    return {"val_acc": evaluation.val_acc, "test_acc": evaluation.test_acc}
+
+
+def _transfer(gtn: GTN, target: TransferLearner, method: GTNMethod, ctx: TrialContext, seeds: list[int]) -> dict:
+    """A learner unlike the meta-training one: accuracy after T steps on the GTN vs on tuned real data."""
+    spec = LearnerSpec(target.name, tuple(target.widths) if target.widths else None, gtn.generator_spec.weight_norm)
+    on_gtn = evaluate_teacher(gtn, spec, ctx.dataset, seeds, ctx.device)
+    grid = list(itertools.product(method.transfer_baseline_lr, method.transfer_baseline_momentum, ["linear"]))
+    on_real = [tuned_training(spec, ctx.dataset, gtn.spec.inner_steps, gtn.spec.batch_size, grid, seed, ctx.device)
+               for seed in seeds]  # fmt: skip
+    return {"learner": target.name, "widths": target.widths, "gtn_test_acc": on_gtn.test_acc,
+            "real_test_acc": statistics.fmean(r.test_acc for r in on_real),
+            "real_chosen": [r.chosen for r in on_real]}  # fmt: skip
+
+
+def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
+    gtn_spec, generator_spec, meta_config, learner_spec = specs(trial, method, ctx)
+    dataset, device = ctx.dataset, ctx.device
+    eval_spec = replace(learner_spec, randomize_widths=False)
+    eval_seeds = [EVAL_SEED_OFFSET + 1000 * trial.seed + i for i in range(method.eval_learners)]
+    details: dict = {"inner_steps": gtn_spec.inner_steps, "curriculum": gtn_spec.curriculum,
+                     "weight_norm": generator_spec.weight_norm, "eval_learners": method.eval_learners}  # fmt: skip
+    metrics: dict[str, float] = {}
+    artifacts = ctx.artifact_dir()
+    in_run = artifacts.relative_to(artifacts.parent.parent)  # paths in records are relative to the run directory
+
+    if method.checkpoint:
+        gtn, config = load_gtn(Path(method.checkpoint), device)
+        details.update(checkpoint=method.checkpoint, meta_trained_by=config)
+    else:
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats(device)
+        checkpoint = artifacts / "gtn.pt"
+        trainer = MetaTrainer(gtn_spec, generator_spec, meta_config, learner_spec, dataset, trial.seed, device,
+                              checkpoint)  # fmt: skip
+        state = trainer.run()
+        gtn = trainer.gtn
+        iterations = meta_config.outer_iterations
+        metrics.update(meta_seconds=state.seconds, outer_iteration_seconds=state.seconds / iterations,
+                       peak_memory_mb=peak_memory_mb(device), final_meta_loss=state.losses[-1])  # fmt: skip
+        details.update(
+            checkpoint=str(in_run / checkpoint.name), meta=meta_config.to_dict(), generator=generator_spec.to_dict(),
+            meta_loss="final" if not meta_config.step_loss_every else
+            f"mean of the final loss and the losses after every {meta_config.step_loss_every} inner steps",
+            peak_memory="CUDA max allocated" if device.startswith("cuda") else "process peak RSS",
+            validation=state.history, meta_losses=state.losses,
+        )  # fmt: skip
+
+    final = evaluate_teacher(gtn, eval_spec, dataset, eval_seeds, device)
+    untrained = evaluate_teacher(GTN(gtn.spec, gtn.generator_spec, trial.seed, device), eval_spec, dataset, eval_seeds,
+                                 device)  # fmt: skip
+    metrics.update(_accuracies(final), learner_train_seconds=statistics.median(final.seconds),
+                   untrained_test_acc=untrained.test_acc, gain_over_untrained=final.test_acc - untrained.test_acc)  # fmt: skip
+    details["curve"] = teacher_curve(gtn, eval_spec, dataset, eval_seeds[0], device)
+    details["transfer"] = [_transfer(gtn, t, method, ctx, eval_seeds) for t in method.transfer]
+    save_sample_grid(gtn, artifacts / "samples.png", f"{trial.id} ({dataset.label})")
+    details["samples"] = str(in_run / "samples.png")
+    return TrialResult(metrics, details)

@@ -1,0 +1,197 @@
+"""The NAS-Bench-201 network (topology search space) built from an architecture string.
+
+Our own implementation of the benchmark's network: a stem, three stages of N identical
+cells separated by residual reduction blocks, and a classifier. At C=16, N=5 its parameter
+count equals the benchmark's for every one of the 15,625 cells.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+# (target node, source node) of each edge, in arch-string order.
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+
+Device = torch.device | str | None
+
+
+def parse_arch(arch_str: str) -> tuple[str, ...]:
+    """The six ops of `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`, in edge order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2."""
+    nodes = arch_str.split("+")
+    if len(nodes) != 3:
+        raise ValueError(f"arch string {arch_str!r}: expected 3 nodes joined by '+', got {len(nodes)}")
+    ops = []
+    for target, node in enumerate(nodes, start=1):
+        parts = node[1:-1].split("|")
+        if len(node) < 2 or node[0] != "|" or node[-1] != "|" or len(parts) != target:
+            raise ValueError(f"arch string {arch_str!r}: node {target} {node!r} must be |op~0|...|op~{target - 1}|")
+        for source, part in enumerate(parts):
+            op, _, origin = part.partition("~")
+            if op not in OPS:
+                raise ValueError(f"arch string {arch_str!r}: unknown op {op!r} in {part!r}; known: {', '.join(OPS)}")
+            if origin != str(source):
+                raise ValueError(f"arch string {arch_str!r}: edge {part!r} of node {target} should be op~{source}")
+            ops.append(op)
+    return tuple(ops)
+
+
+def check_ops(ops: Sequence[str]) -> tuple[str, ...]:
+    """`ops` as a tuple, after checking that it names six known ops."""
+    ops = tuple(ops)
+    if len(ops) != len(EDGES) or any(op not in OPS for op in ops):
+        raise ValueError(f"expected {len(EDGES)} ops from {', '.join(OPS)}; got {ops!r}")
+    return ops
+
+
+def arch_str(ops: Sequence[str]) -> str:
+    """The arch string of six ops in edge order (the inverse of parse_arch)."""
+    ops = check_ops(ops)
+    nodes: list[list[str]] = [[], [], []]
+    for (target, source), op in zip(EDGES, ops):
+        nodes[target - 1].append(f"{op}~{source}")
+    return "+".join("|" + "|".join(node) + "|" for node in nodes)
+
+
+def active_edges(ops: Sequence[str]) -> frozenset[int]:
+    """Positions of the edges that carry signal from the cell input to its output.
+
+    An edge is active when its op is not `none`, its source depends on the input and its
+    target feeds the output. No active edge means a disconnected cell (output zeros).
+    """
+    ops = check_ops(ops)
+    live = {0}
+    for target in (1, 2, 3):
+        if any(t == target and s in live and op != "none" for (t, s), op in zip(EDGES, ops)):
+            live.add(target)
+    if 3 not in live:
+        return frozenset()
+    useful, active = {3}, set()
+    for position in reversed(range(len(EDGES))):
+        target, source = EDGES[position]
+        if target in useful and source in live and ops[position] != "none":
+            active.add(position)
+            useful.add(source)
+    return frozenset(active)
+
+
+def relu_conv_bn(cin: int, cout: int, kernel: int, stride: int, track: bool, device: Device) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ReLU(),
+        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False, device=device),
+        nn.BatchNorm2d(cout, track_running_stats=track, device=device),
+    )
+
+
+def edge_key(position: int) -> str:
+    """The module name of an edge: "2_1" for the edge into node 2 from node 1."""
+    target, source = EDGES[position]
+    return f"{target}_{source}"
+
+
+def edge_op(op: str, channels: int, track: bool, device: Device) -> nn.Module:
+    if op == "skip_connect":
+        return nn.Identity()
+    if op == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    return relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3, 1, track, device)
+
+
+class Cell(nn.Module):
+    """A four-node DAG cell; a node is the sum of its incoming edges. Only active edges run."""
+
+    def __init__(self, ops: Sequence[str], channels: int, track_running_stats: bool, device: Device) -> None:
+        super().__init__()
+        self.ops = check_ops(ops)
+        self.edges = nn.ModuleDict({
+            edge_key(position): edge_op(op, channels, track_running_stats, device)
+            for position, op in enumerate(self.ops) if op != "none"
+        })  # fmt: skip
+        self.active = active_edges(self.ops)
+        self.incoming = {
+            node: [(edge_key(p), EDGES[p][1]) for p in sorted(self.active) if EDGES[p][0] == node] for node in (1, 2, 3)
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return torch.zeros_like(x)
+        nodes = {0: x}
+        for node, incoming in self.incoming.items():
+            if incoming:
+                nodes[node] = sum(self.edges[key](nodes[source]) for key, source in incoming)
+        return nodes[3]
+
+
+class ResidualReduction(nn.Module):
+    """Halve the resolution, widen cin -> cout: ReLU-conv3x3/2-BN, ReLU-conv3x3-BN, plus AvgPool(2)+conv1x1."""
+
+    def __init__(self, cin: int, cout: int, track_running_stats: bool, device: Device) -> None:
+        super().__init__()
+        self.conv_a = relu_conv_bn(cin, cout, 3, 2, track_running_stats, device)
+        self.conv_b = relu_conv_bn(cout, cout, 3, 1, track_running_stats, device)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(cin, cout, 1, bias=False, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_b(self.conv_a(x)) + self.shortcut(x)
+
+
+class CellNetwork(nn.Module):
+    """NAS-Bench-201's network for one cell: stem, N cells at C, reduction, N at 2C, reduction, N at 4C, head.
+
+    `arch` is an arch string or six ops in edge order. BatchNorm is affine; with
+    track_running_stats=False (the default) it always normalises with batch statistics and
+    holds no buffers. Weights are drawn from `generator` (on `device`) when given, so they
+    are reproducible: Kaiming normal for convolutions, PyTorch's default uniform scheme for
+    the classifier. On device="meta" nothing is drawn (shapes only, for counting).
+    """
+
+    def __init__(
+        self,
+        arch: str | Sequence[str],
+        C: int = 16,
+        N: int = 5,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        device: Device = None,
+        generator: torch.Generator | None = None,
+        track_running_stats: bool = False,
+    ) -> None:
+        super().__init__()
+        self.ops = parse_arch(arch) if isinstance(arch, str) else check_ops(arch)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, C, 3, padding=1, bias=False, device=device),
+            nn.BatchNorm2d(C, track_running_stats=track_running_stats, device=device),
+        )
+        layers: list[nn.Module] = []
+        for stage, width in enumerate((C, 2 * C, 4 * C)):
+            if stage:
+                layers.append(ResidualReduction(width // 2, width, track_running_stats, device))
+            layers += [Cell(self.ops, width, track_running_stats, device) for _ in range(N)]
+        self.cells = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.BatchNorm2d(4 * C, track_running_stats=track_running_stats, device=device),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.classifier = nn.Linear(4 * C, num_classes, device=device)
+        self._initialise(generator)
+
+    def _initialise(self, generator: torch.Generator | None) -> None:
+        """Kaiming-normal convolutions and a uniform(+-1/sqrt(fan_in)) classifier, drawn from `generator`."""
+        if self.classifier.weight.is_meta:  # shapes only (parameter counts): nothing to draw
+            return
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
+            bound = 1 / math.sqrt(self.classifier.in_features)
+            nn.init.uniform_(self.classifier.weight, -bound, bound, generator=generator)
+            nn.init.uniform_(self.classifier.bias, -bound, bound, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.head(self.cells(self.stem(x))))

@@ -1,0 +1,51 @@
+"""Pictures of what a GTN teaches: a grid of its synthetic images, one row per curriculum step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gtnbench.data.datasets import MEAN_STD
+from gtnbench.teachers.gtn import GTN
+
+MAX_ROWS = 64
+
+
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Undo the data normalisation (MNIST constants for 1 channel, CIFAR-10's for 3); clip to [0, 1]."""
+    mean, std = MEAN_STD["mnist" if images.shape[-3] == 1 else "cifar10"]
+    shape = (1,) * (images.dim() - 3) + (-1, 1, 1)
+    mean, std = torch.tensor(mean).view(shape), torch.tensor(std).view(shape)
+    return (images.cpu() * std + mean).clamp(0, 1)
+
+
+def save_sample_grid(gtn: GTN, path: Path, title: str) -> Path:
+    """Rows: curriculum steps (at most 64, evenly spaced); columns: the first image of each class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    images, labels = gtn.samples()
+    classes = gtn.generator_spec.num_classes
+    steps = list(range(images.shape[0]))
+    if len(steps) > MAX_ROWS:
+        steps = [round(i * (len(steps) - 1) / (MAX_ROWS - 1)) for i in range(MAX_ROWS)]
+    columns = [[int((labels[t] == c).nonzero()[0]) for c in range(classes)] for t in steps]
+    picked = torch.stack([images[t, columns[row]] for row, t in enumerate(steps)]).flatten(0, 1)
+    grid = make_grid(to_pixels(picked), nrow=classes, padding=2, pad_value=1.0)
+    height, width = grid.shape[1:]
+    fig, axis = plt.subplots(figsize=(width / 40 + 1.2, height / 40 + 0.8), dpi=100)
+    axis.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    cell = height / len(steps)
+    axis.set_yticks([cell * (i + 0.5) for i in range(len(steps))], [f"step {t + 1}" for t in steps], fontsize=7)
+    axis.set_xticks([width / classes * (c + 0.5) for c in range(classes)], [str(c) for c in range(classes)])
+    axis.set_xlabel("label")
+    axis.set_title(f"{title}\ncurriculum: {gtn.spec.curriculum}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,151 @@
+import copy
+
+from gtnbench.analysis import cells, latest_records
+from gtnbench.check import check_expectations, compare
+from gtnbench.claims import CLAIMS, INCOMPLETE, NOT_JUDGED, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, judge, judge_all
+from gtnbench.report import write_report
+from gtnbench.store import RunContents
+
+
+def record(method, kind, steps, seed, acc, scale="paper", dataset="mnist", **details):
+    return {
+        "trial": f"{method}/steps={steps}/seed={seed}", "method": method, "kind": kind, "seed": seed,
+        "budget": {"steps": steps}, "suite": "s", "scale": scale, "config_hash": "h", "dataset": dataset,
+        "status": "ok", "metrics": {"test_acc": acc, "val_acc": acc - 0.01, "train_seconds": 0.1},
+        "details": {"steps": steps, **details}, "device_name": "test device",
+    }  # fmt: skip
+
+
+def manifest(dataset="mnist"):
+    return {"suite": "s", "scale": "paper", "dataset": dataset, "device_name": "test device", "code_version": "0",
+            "versions": {"torch": "x"}, "status": "completed", "config": {"claims": ["C1", "C2"]}}  # fmt: skip
+
+
+def run_of(records, dataset="mnist", path="run"):
+    from pathlib import Path
+
+    return RunContents(Path(path), manifest(dataset), records, b"")
+
+
+def test_cells_aggregate_seeds_in_suite_order():
+    records = [record("real", "real", 32, s, 0.9 + 0.01 * s) for s in range(3)] + [record("gtn", "gtn", 32, 0, 0.95)]
+    table = cells(records)
+    assert [(c.method, c.steps, c.seeds) for c in table] == [("real", 32, 3), ("gtn", 32, 1)]
+    assert abs(table[0].mean("test_acc") - 0.91) < 1e-12 and abs(table[0].std("test_acc") - 0.01) < 1e-12
+
+
+def test_later_records_supersede_earlier_ones():
+    first, second = record("real", "real", 8, 0, 0.5), record("real", "real", 8, 0, 0.6)
+    assert latest_records([run_of([first, second])]) == [second]
+
+
+def test_report_writes_tables_and_plot_and_labels_the_jpeg_copy(tmp_path):
+    records = [record("real", "real", k, s, 0.8 + 0.001 * k, dataset="cifar10-jpeg") for k in (8, 32) for s in (0, 1)]
+    report = write_report([run_of(records, "cifar10-jpeg")], tmp_path)
+    names = {f.name for f in report.files}
+    assert names == {"summary.md", "summary.csv", "summary.tex", "accuracy_vs_steps.png"}
+    assert "CIFAR-10 (JPEG copy)" in (tmp_path / "summary.md").read_text()
+    assert "CIFAR-10 (JPEG copy)" in (tmp_path / "summary.csv").read_text()
+    assert "CIFAR-10 (JPEG copy)" in (tmp_path / "summary.tex").read_text()
+    assert "80.80 ± 0.00" in report.markdown
+
+
+def test_regression_check_passes_within_tolerance_and_names_violations():
+    reference = [record("real", "real", 32, 0, 0.90), record("real", "real", 8, 0, 0.80)]
+    close = copy.deepcopy(reference)
+    close[0]["metrics"]["test_acc"] = 0.905
+    assert compare([run_of(close)], [run_of(reference)], lambda method: {"test_acc": 0.01}).passed
+    drifted = copy.deepcopy(reference)[:1]
+    drifted[0]["metrics"]["test_acc"] = 0.85
+    result = compare([run_of(drifted)], [run_of(reference)], lambda method: {"test_acc": 0.01})
+    assert not result.passed
+    problems = {(d.budget, d.problem.split(" ")[0]) for d in result.deviations}
+    assert problems == {("steps=32", "differs"), ("steps=8", "missing")}
+
+
+def test_failed_trials_fail_the_regression_check():
+    reference = [record("real", "real", 32, 0, 0.90)]
+    failed = copy.deepcopy(reference) + [dict(record("real", "real", 32, 1, 0.0), status="failed")]
+    assert not compare([run_of(failed)], [run_of(reference)], lambda method: {"test_acc": 0.01}).passed
+
+
+def gtn(acc, seed=0, scale="paper"):
+    return record("gtn", "gtn", 32, seed, acc, scale=scale, inner_steps=32, curriculum="full")
+
+
+def test_claim_c1_verdicts():
+    assert judge(CLAIMS["C1"], [gtn(0.990), gtn(0.988, 1)]).verdict == REPRODUCED
+    assert judge(CLAIMS["C1"], [gtn(0.970)]).verdict == NOT_REPRODUCED
+    assert judge(CLAIMS["C1"], [gtn(0.990, scale="smoke")]).verdict == NOT_JUDGED
+    assert judge(CLAIMS["C1"], [record("real", "real", 32, 0, 0.99)]).verdict == NOT_MEASURED
+
+
+def test_claim_c2_needs_both_sides():
+    real = [record("real", "real", 32, 0, 0.97)]
+    assert judge(CLAIMS["C2"], real).verdict == INCOMPLETE
+    assert judge(CLAIMS["C2"], real + [gtn(0.98)]).verdict == REPRODUCED
+    assert judge(CLAIMS["C2"], real + [gtn(0.96)]).verdict == NOT_REPRODUCED
+
+
+def test_judge_all_lists_only_what_was_measured_unless_asked():
+    verdicts = judge_all([gtn(0.99)])
+    assert [v.claim.id for v in verdicts] == ["C1"]
+    assert [v.claim.id for v in judge_all([gtn(0.99)], ["C1", "C7"])] == ["C1", "C7"]
+
+
+def test_per_method_tolerances_override_the_defaults():
+    from gtnbench.suite import Tolerances
+
+    tolerances = Tolerances.model_validate({"test_acc": 0.01, "methods": {"gtn": {"test_acc": 0.05}}})
+    reference = [record("real", "real", 32, 0, 0.90), gtn(0.90)]
+    drifted = copy.deepcopy(reference)
+    drifted[1]["metrics"]["test_acc"] = 0.87
+    assert compare([run_of(drifted)], [run_of(reference)], tolerances.for_method).passed
+    drifted[0]["metrics"]["test_acc"] = 0.87
+    assert not compare([run_of(drifted)], [run_of(reference)], tolerances.for_method).passed
+
+
+def test_expectations_bound_every_record_and_fail_without_records():
+    records = [dict(gtn(0.8), metrics={"gain_over_untrained": 0.3}), dict(gtn(0.8, 1), metrics={"gain_over_untrained": 0.1})]
+    [result] = check_expectations(records, [{"method": "gtn", "metric": "gain_over_untrained", "min": 0.2}])
+    assert not result.passed and result.values == [0.3, 0.1]
+    [result] = check_expectations(records[:1], [{"method": "gtn", "metric": "gain_over_untrained", "min": 0.2}])
+    assert result.passed
+    [result] = check_expectations([], [{"method": "gtn", "metric": "gain_over_untrained", "max": 1.0}])
+    assert not result.passed
+
+
+def curriculum_record(curriculum, acc, seed=0, history=()):
+    r = gtn(acc, seed)
+    r["details"].update(curriculum=curriculum, validation=list(history))
+    r["variant"] = {"curriculum": curriculum}
+    return r
+
+
+def test_claim_c3_orders_the_curricula():
+    order = {"full": 0.985, "shuffled-batch": 0.974, "all-shuffled": 0.968, "none": 0.956}
+    records = [curriculum_record(c, a) for c, a in order.items()]
+    assert judge(CLAIMS["C3"], records).verdict == REPRODUCED
+    records[-1]["metrics"]["test_acc"] = 0.99
+    assert judge(CLAIMS["C3"], records).verdict == NOT_REPRODUCED
+    assert judge(CLAIMS["C3"], records[:2]).verdict == INCOMPLETE
+
+
+def test_claim_c3a_counts_iterations_to_95_percent():
+    fast = [{"iteration": i, "val_acc": 0.9 + 0.0005 * i} for i in range(0, 2001, 50)]  # reaches .95 at 100
+    slow = [{"iteration": i, "val_acc": 0.9 + 0.00004 * i} for i in range(0, 2001, 50)]  # reaches .95 at 1250
+    records = [curriculum_record("full", 0.98, history=fast), curriculum_record("none", 0.96, history=slow)]
+    verdict = judge(CLAIMS["C3a"], records)
+    assert verdict.verdict == REPRODUCED and "full 100, none 1250" in verdict.measured
+    records[1]["details"]["validation"] = fast
+    assert judge(CLAIMS["C3a"], records).verdict == NOT_REPRODUCED
+
+
+def test_claim_c4_counts_divergence_from_failed_records():
+    on = [dict(gtn(0.98, s), variant={"weight_norm": True}) for s in range(3)]
+    off = [dict(gtn(0.0, s), variant={"weight_norm": False}, status="failed", metrics={}, details={}) for s in range(2)]
+    off.append(dict(gtn(0.975, 2), variant={"weight_norm": False}))
+    verdict = judge(CLAIMS["C4"], on + off)
+    assert verdict.verdict == REPRODUCED and "2/3 diverged" in verdict.measured
+    stable_off = [dict(gtn(0.98, s), variant={"weight_norm": False}) for s in range(3)]
+    assert judge(CLAIMS["C4"], on + stable_off).verdict == NOT_REPRODUCED

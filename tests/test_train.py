@@ -1,0 +1,93 @@
+import pytest
+import torch
+from torch import nn
+
+from gtnbench.teachers.base import Lesson
+from gtnbench.teachers.real import RealDataTeacher, epoch_batches
+from gtnbench.teachers.schedules import learning_rates
+from gtnbench.data.datasets import Split
+from gtnbench.train import accuracy, initial_params, loss_on, train
+
+
+def toy_problem(seed=0, n=64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    return x, y
+
+
+def toy_learner(dtype=torch.float32):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2)).to(dtype)
+
+
+def test_inner_loop_lowers_the_loss_and_raises_accuracy():
+    x, y = toy_problem()
+    net = toy_learner()
+    params = initial_params(net)
+    teacher = RealDataTeacher(Split(x, y), batch_size=16, lr=0.5, momentum=0.9)
+    before = loss_on(net, params, x, y).item()
+    out = train(net, params, teacher.lesson(60, torch.Generator().manual_seed(0)))
+    assert loss_on(net, out.params, x, y).item() < 0.5 * before
+    assert accuracy(net, out.params, x, y).item() > 0.9
+
+
+def test_differentiable_mode_gives_the_same_trajectory_as_plain_mode():
+    x, y = toy_problem()
+    net = toy_learner()
+    lesson = RealDataTeacher(Split(x, y), 16, 0.3, 0.5).lesson(10, torch.Generator().manual_seed(0))
+    plain = train(net, initial_params(net), lesson).params
+    graph = train(net, initial_params(net), lesson, differentiable=True).params
+    assert all(torch.allclose(plain[k], graph[k].detach(), atol=1e-6) for k in plain)
+    assert all(v.grad_fn is not None for v in graph.values())
+
+
+@pytest.mark.parametrize("block_size", [None, 1, 3, 10])
+def test_checkpointed_meta_gradient_equals_the_stored_one(block_size):
+    """The gradient of the final loss w.r.t. the data and the lrs is the same with and without checkpointing."""
+    x, y = toy_problem()
+    net = toy_learner(torch.float64)
+    data = x.double().clone().requires_grad_()
+    lrs = torch.full((7,), 0.2, dtype=torch.float64, requires_grad=True)
+    moms = torch.full((7,), 0.5, dtype=torch.float64, requires_grad=True)
+
+    def gradient(block):
+        lesson = Lesson(7, lambda t: (data[8 * t : 8 * t + 8] * (1 + 0.1 * t), y[8 * t : 8 * t + 8]), lrs, moms)
+        out = train(net, initial_params(net), lesson, differentiable=True, block_size=block)
+        return torch.autograd.grad(loss_on(net, out.params, x.double(), y), (data, lrs, moms))
+
+    reference = gradient(None)
+    for got, want in zip(gradient(block_size), reference):
+        assert torch.allclose(got, want, atol=1e-10)
+
+
+def test_step_losses_and_observations():
+    x, y = toy_problem()
+    net = toy_learner()
+    lesson = RealDataTeacher(Split(x, y), 16, 0.3, 0.5).lesson(8, torch.Generator().manual_seed(0))
+    seen = []
+    out = train(net, initial_params(net), lesson, observe=lambda t, p: seen.append(t) or t * 10, observe_at=(1, 4, 8))
+    assert seen == [1, 4, 8] and out.observed == {1: 10, 4: 40, 8: 80}
+    out = train(net, initial_params(net), lesson, differentiable=True, block_size=3,
+                step_loss=lambda t, p: loss_on(net, p, x, y), step_loss_every=2)  # fmt: skip
+    assert out.step_loss_total.requires_grad and out.step_loss_total.item() > 0
+
+
+def test_epoch_batches_cover_each_epoch_once():
+    idx = epoch_batches(10, 4, 5, torch.Generator().manual_seed(0), "cpu")
+    assert idx.shape == (5, 4)
+    flat = idx.flatten().tolist()
+    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
+
+
+@pytest.mark.parametrize("kind", ["constant", "linear", "cosine", "onecycle"])
+def test_schedules_peak_and_length(kind):
+    lrs = learning_rates(kind, 0.1, 50)
+    assert lrs.shape == (50,) and lrs.max().item() == pytest.approx(0.1) and (lrs >= 0).all()
+    if kind != "constant":
+        assert lrs[-1] < 0.1 * 0.1 + 1e-6
+
+
+def test_unknown_schedule():
+    with pytest.raises(ValueError, match="unknown schedule"):
+        learning_rates("step", 0.1, 5)
