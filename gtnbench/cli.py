@@ -258,6 +258,38 @@ def cmd_gtn_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nb201_show(args: argparse.Namespace) -> int:
+    from gtnbench.models.nb201 import CellNetwork
+    from gtnbench.nas.table import COLUMNS, describe_column, load_table
+
+    table = load_table()
+    index = int(args.arch) if args.arch.isdigit() else table.index_of(args.arch)
+    arch = table.arch(index)
+    built = sum(p.numel() for p in CellNetwork(arch, device="meta").parameters())
+    info = Table(title=f"NAS-Bench-201 architecture {index}", show_header=False)
+    info.add_column("field")
+    info.add_column("value", overflow="fold")
+    info.add_row("arch string", arch)
+    info.add_row("isomorphism class", str(int(table.iso_class[table.row(index)])))
+    info.add_row("parameters of gtnbench's network (C=16, N=5, 10 classes)", f"{built:,}")
+    for name in COLUMNS:
+        info.add_row(name, f"{table.value(name, index):.4f}  [dim]{describe_column(name)}[/]")
+    info.add_row("table", f"{table.source} (sha256 {table.sha256})")
+    console.print(info)
+    return 0
+
+
+def cmd_nb201_import(args: argparse.Namespace) -> int:
+    from gtnbench.nas.importer import import_official
+    from gtnbench.nas.table import read_table
+
+    indices = [int(i) for i in args.indices.split(",")] if args.indices else None
+    count = import_official(Path(args.path), Path(args.out), indices)
+    table = read_table(Path(args.out))
+    err_console.print(f"wrote {count} architectures to {args.out} (sha256 {table.sha256})")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -336,6 +368,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", help="also write the results as JSON to this file (e.g. results/bench/<device>.json)")
     p.set_defaults(func=cmd_bench)
+
+    nb201 = sub.add_parser("nb201", help="the shipped NAS-Bench-201 ground truth").add_subparsers(
+        dest="nb201_command", required=True)  # fmt: skip
+    p = nb201.add_parser("show", help="an architecture, its ground truth and the parameters of the network built for it")
+    p.add_argument("arch", help="official index (0-15624) or arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
+    p.set_defaults(func=cmd_nb201_show)
+    p = nb201.add_parser("import", help="build the ground-truth table from an official benchmark file",
+                         description="Rebuild gtnbench's table format from an official NATS-Bench tss archive "
+                         "(folder or .pickle.pbz2, via nats_bench) or a NAS-Bench-201 .pth (via nas_201_api); "
+                         'needs pip install "gtnbench[nb201]". Unpickling runs code: import only official files.')  # fmt: skip
+    p.add_argument("path", help="the official benchmark file or folder")
+    p.add_argument("--out", required=True, help="the table to write (.csv.gz)")
+    p.add_argument("--indices", help="comma-separated architecture indices (default: all 15,625)")
+    p.set_defaults(func=cmd_nb201_import)
 
     gtn = sub.add_parser("gtn", help="trained GTNs: look at what they teach").add_subparsers(dest="gtn_command",
                                                                                                required=True)  # fmt: skip

@@ -13,6 +13,7 @@ from gtnbench.analysis import Cell, cells, latest_records
 from gtnbench.claims import Verdict, judge_all
 from gtnbench.data.names import dataset_label
 from gtnbench.metrics import format_mean_std
+from gtnbench.nasreport import nas_report
 from gtnbench.store import RunContents
 
 METRIC_TITLES = {"test_acc": "test acc (%)", "val_acc": "val acc (%)", "train_seconds": "train time (s)"}
@@ -212,12 +213,15 @@ def runs_header(runs: list[RunContents]) -> str:
 def write_report(runs: list[RunContents], out: Path) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     records = latest_records(runs)
-    table = cells(records)
+    table = cells(r for r in records if not r["kind"].startswith("nb201"))
     verdicts = judge_all(records)
+    nas = next((run.manifest["config"]["nb201"] for run in runs if run.manifest["config"].get("nb201")), None)
+    nas_markdown, written = ("", [])
+    if nas:
+        nas_markdown, written = nas_report(records, nas["ground_truth"], nas["search_seeds"], nas["bootstrap"], out)
     markdown = (runs_header(runs) + markdown_tables(table) + gtn_markdown(table, records) + samples_markdown(runs, out)
-                + verdict_markdown(verdicts))  # fmt: skip
+                + nas_markdown + verdict_markdown(verdicts))  # fmt: skip
     files = {"summary.md": markdown, "summary.csv": csv_table(table), "summary.tex": latex_table(table)}
-    written = []
     for name, text in files.items():
         (out / name).write_text(text)
         written.append(out / name)

@@ -57,10 +57,21 @@ def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str,
         "code_version": code_version(),
         "versions": library_versions(),
         "command": sys.argv,
+        "ground_truth": _ground_truth(config),
         "started": _now(),
         "finished": None,
         "status": "running",
     }
+
+
+def _ground_truth(config: SuiteConfig) -> dict[str, str] | None:
+    """For NAS-Bench-201 suites: the exact ground-truth column and the table's checksum."""
+    if config.nb201 is None:
+        return None
+    from gtnbench.nas.table import describe_column, load_table
+
+    column = config.nb201.ground_truth
+    return {"column": column, "means": describe_column(column), "table_sha256": load_table().sha256}
 
 
 def _record(trial: Trial, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +83,7 @@ def _record(trial: Trial, manifest: dict[str, Any]) -> dict[str, Any]:
         "seed": trial.seed,
         "budget": dict(trial.budget),
         "variant": dict(trial.variant),
+        "arch": trial.arch,
         "suite": manifest["suite"],
         "scale": manifest["scale"],
         "config_hash": manifest["config_hash"],
@@ -148,7 +160,7 @@ def run_suite(
         try:
             for trial in pending:
                 progress.update(task, description=trial.id)
-                context = TrialContext(config, dataset, device, lambda t=trial: writer.artifact_dir(t.id))
+                context = TrialContext(config, dataset, device, path, lambda t=trial: writer.artifact_dir(t.id))
                 record = run_trial(trial, config, context, manifest)
                 writer.append(record)
                 if record["status"] == "ok":

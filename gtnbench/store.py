@@ -171,7 +171,7 @@ class RunWriter:
                              "earlier records are intact, rerun with --resume") from None  # fmt: skip
 
     def artifact_dir(self, trial_id: str) -> Path:
-        folder = self.path / ARTIFACTS / trial_id.replace("/", "__")
+        folder = artifact_path(self.path, trial_id)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -186,6 +186,11 @@ class RunWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def artifact_path(run: Path, trial_id: str) -> Path:
+    """Where a trial's files (checkpoints, images) live inside its run directory."""
+    return Path(run) / ARTIFACTS / trial_id.replace("/", "__")
 
 
 def new_run_path(base: Path, suite: str, scale: str) -> Path:

@@ -128,7 +128,74 @@ class GTNMethod(Strict):
     checkpoint: str | None = None  # a trained GTN to evaluate instead of meta-training one
 
 
-Method = Annotated[Union[RealMethod, GTNMethod], Field(discriminator="kind")]
+class CellNetworkConfig(Strict):
+    """The NAS-Bench-201 network a proxy trains: C channels in the first stage, N cells per stage
+    (the benchmark's is C=16, N=5; reduce them for cheaper proxies)."""
+
+    channels: PositiveInt = 16
+    cells: PositiveInt = 5
+
+
+class NB201Train(Strict):
+    """Train-based proxy: train each sampled cell network on a teacher and score validation accuracy
+    after each number of `steps` (one run per architecture, read out along the way; constant lr)."""
+
+    kind: Literal["nb201-train"]
+    steps: Annotated[list[PositiveInt], Field(min_length=1)]
+    teacher: Literal["real", "gtn"] = "real"
+    gtn: str | None = None  # teacher "gtn": a gtn method of this suite (its trained GTN with the same seed) ...
+    checkpoint: str | None = None  # ... or a GTN checkpoint file
+    batch_size: PositiveInt = 128  # real data (a GTN teaches with its own batch size)
+    lr: PositiveFloat = 0.05  # real data (a GTN teaches with its learned step sizes)
+    momentum: Momentum = 0.9
+    augment: bool = True
+    network: CellNetworkConfig = CellNetworkConfig()
+    eval_size: PositiveInt | None = None  # validation images scored (default: the whole held-out split)
+
+    @model_validator(mode="after")
+    def _teacher_source(self) -> NB201Train:
+        if self.teacher == "gtn" and (self.gtn is None) == (self.checkpoint is None):
+            raise ValueError("teacher = 'gtn' needs exactly one of `gtn` (a method of this suite) or `checkpoint`")
+        if self.teacher == "real" and (self.gtn or self.checkpoint):
+            raise ValueError("`gtn` and `checkpoint` only go with teacher = 'gtn'")
+        return self
+
+
+class NB201Free(Strict):
+    """Training-free proxies of each sampled architecture (one forward/backward of the untrained network)."""
+
+    kind: Literal["nb201-free"]
+    proxies: Annotated[list[Literal["params", "flops", "naswot", "synflow"]], Field(min_length=1)] = [
+        "params", "flops", "naswot", "synflow"]  # fmt: skip
+    batch_size: PositiveInt = 128
+    network: CellNetworkConfig = CellNetworkConfig()
+
+
+class NB201Table(Strict):
+    """A tabular proxy: a column of the NAS-Bench-201 table (e.g. the separate 12-epoch schedule)."""
+
+    kind: Literal["nb201-table"]
+    column: str = "cifar10_test_acc_hp12"
+    epochs: PositiveInt = 12  # the training it stands for, for its cost (epochs at batch 256)
+
+
+class ArchitectureSample(Strict):
+    count: PositiveInt
+    seed: Annotated[int, Field(ge=0)] = 0
+    one_per_iso_class: bool = True
+    exclude_disconnected: bool = True
+
+
+class NB201Config(Strict):
+    """Which NAS-Bench-201 cells a suite scores, against which ground-truth column, and the search simulation."""
+
+    architectures: ArchitectureSample
+    ground_truth: str = "cifar10_test_acc_hp200_mean"
+    search_seeds: Annotated[int, Field(ge=10)] = 10
+    bootstrap: Annotated[int, Field(ge=100)] = 1000
+
+
+Method = Annotated[Union[RealMethod, GTNMethod, NB201Train, NB201Free, NB201Table], Field(discriminator="kind")]
 
 
 Tolerance = Annotated[float, Field(ge=0)]
@@ -167,9 +234,24 @@ class SuiteConfig(Strict):
     split_seed: Annotated[int, Field(ge=0)] = 0
     claims: list[Literal["C1", "C1b", "C2", "C3", "C3a", "C4", "C5", "C6", "C7", "C8"]] = []
     methods: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Method], Field(min_length=1)]
+    nb201: NB201Config | None = None
     tolerances: Tolerances = Tolerances()
     expect: list[Expectation] = []
     scale: Literal["smoke", "quick", "paper"]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SuiteConfig:
+        nas = [name for name, m in self.methods.items() if m.kind.startswith("nb201")]
+        if nas and self.nb201 is None:
+            raise ValueError(f"methods {', '.join(nas)} need an [nb201] table (architectures, ground truth)")
+        for name, method in self.methods.items():
+            if isinstance(method, NB201Train) and method.gtn is not None:
+                source = self.methods.get(method.gtn)
+                if not isinstance(source, GTNMethod):
+                    raise ValueError(f"methods.{name}.gtn: {method.gtn!r} is not a gtn method of this suite")
+                if list(self.methods).index(method.gtn) > list(self.methods).index(name):
+                    raise ValueError(f"methods.{name}.gtn: {method.gtn!r} must come before {name!r} (it runs first)")
+        return self
 
     def config_hash(self) -> str:
         """Hash of everything that determines the results (the description excluded)."""
@@ -186,10 +268,13 @@ class Trial:
     seed: int
     budget: tuple[tuple[str, int], ...]  # e.g. (("steps", 32),)
     variant: tuple[tuple[str, Any], ...] = ()  # e.g. (("curriculum", "none"),)
+    arch: int | None = None  # NAS-Bench-201 index of the architecture the trial scores
 
     @property
     def id(self) -> str:
         parts = [self.method, *(f"{k}={_text(v)}" for k, v in self.variant), *(f"{k}={v}" for k, v in self.budget)]
+        if self.arch is not None:
+            parts.append(f"arch={self.arch}")
         return "/".join([*parts, f"seed={self.seed}"])
 
 
@@ -198,22 +283,36 @@ def _text(value: Any) -> str:
 
 
 def expand(config: SuiteConfig) -> list[Trial]:
-    """All trials of a resolved suite, in a stable order: method, variant, budget, seed."""
+    """All trials of a resolved suite, in a stable order: method, variant, budget, architecture, seed."""
     trials = []
     for name, method in config.methods.items():
+        if isinstance(method, NB201Table):  # a table lookup: one trial scores the whole sample
+            trials.append(Trial(name, method.kind, config.seeds[0], ()))
+            continue
+        archs = sampled_architectures(config) if method.kind.startswith("nb201") else [None]
         for variant in _variants(method):
             for budget in _budgets(method):
-                trials += [Trial(name, method.kind, seed, budget, variant) for seed in config.seeds]
+                trials += [Trial(name, method.kind, seed, budget, variant, arch) for arch in archs
+                           for seed in config.seeds]  # fmt: skip
     return trials
 
 
-def _budgets(method: RealMethod | GTNMethod) -> list[tuple[tuple[str, int], ...]]:
+def sampled_architectures(config: SuiteConfig) -> list[int]:
+    from gtnbench.nas.sampling import sample_architectures
+
+    sample = config.nb201.architectures
+    return sample_architectures(sample.count, sample.seed, sample.one_per_iso_class, sample.exclude_disconnected)
+
+
+def _budgets(method) -> list[tuple[tuple[str, int], ...]]:
     if isinstance(method, GTNMethod):
         return [(("steps", method.inner_steps),)]
-    return [(("steps", k),) for k in method.steps or []] + [(("epochs", n),) for n in method.epochs or []]
+    if isinstance(method, RealMethod):
+        return [(("steps", k),) for k in method.steps or []] + [(("epochs", n),) for n in method.epochs or []]
+    return [()]  # NAS proxies score every budget of theirs in one run
 
 
-def _variants(method: RealMethod | GTNMethod) -> list[tuple[tuple[str, Any], ...]]:
+def _variants(method) -> list[tuple[tuple[str, Any], ...]]:
     """The product of a method's ablation axes that hold more than one value."""
     if not isinstance(method, GTNMethod):
         return [()]

@@ -18,6 +18,7 @@ class TrialContext:
     config: SuiteConfig
     dataset: ImageDataset
     device: str
+    run_dir: Path
     artifact_dir: Callable[[], Path]  # creates and returns this trial's artifact folder
 
     @property

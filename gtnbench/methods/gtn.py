@@ -73,7 +73,7 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
                      "weight_norm": generator_spec.weight_norm, "eval_learners": method.eval_learners}  # fmt: skip
     metrics: dict[str, float] = {}
     artifacts = ctx.artifact_dir()
-    in_run = artifacts.relative_to(artifacts.parent.parent)  # paths in records are relative to the run directory
+    in_run = artifacts.relative_to(ctx.run_dir)  # paths in records are relative to the run directory
 
     if method.checkpoint:
         gtn, config = load_gtn(Path(method.checkpoint), device)

@@ -1,0 +1,39 @@
+"""Seeded samples of NAS-Bench-201 architectures (the pool a rank-correlation study scores)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from gtnbench.errors import GtnbenchError
+from gtnbench.models.nb201 import active_edges, parse_arch
+from gtnbench.nas.table import load_table
+
+
+@lru_cache(maxsize=1)
+def disconnected() -> frozenset[int]:
+    """Indices of cells with no path from input to output (their networks output a constant)."""
+    table = load_table()
+    return frozenset(int(i) for i, arch in zip(table.indices, table.arch_strs) if not active_edges(parse_arch(arch)))
+
+
+@lru_cache(maxsize=16)
+def _sample(count: int, seed: int, one_per_iso_class: bool, exclude_disconnected: bool) -> tuple[int, ...]:
+    table = load_table()
+    pool = table.indices
+    if one_per_iso_class:  # the class representative: the smallest index with the same isomorphism key
+        pool = pool[table.iso_class == table.indices]
+    if exclude_disconnected:
+        pool = np.array([i for i in pool if int(i) not in disconnected()])
+    if count > len(pool):
+        raise GtnbenchError(f"nb201.architectures.count: {count} is more than the {len(pool)} cells in the pool")
+    chosen = np.random.default_rng(seed).choice(pool, size=count, replace=False)
+    return tuple(int(i) for i in chosen)
+
+
+def sample_architectures(count: int, seed: int = 0, one_per_iso_class: bool = True,
+                         exclude_disconnected: bool = True) -> list[int]:  # fmt: skip
+    """`count` distinct architecture indices, uniformly at random (seeded), optionally one per
+    isomorphism class (its representative) and without disconnected cells."""
+    return list(_sample(count, seed, one_per_iso_class, exclude_disconnected))

@@ -1,0 +1,190 @@
+"""The NAS-Bench-201 part of a report: proxy table, scatter plots, the cost/quality frontier, search regret."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gtnbench.nas.search import BudgetResult
+from gtnbench.nas.table import describe_column, load_table
+from gtnbench.rankcorr import ProxyRow, Speedup, collect, mean_scores, rank_rows, search_curves, speedups, truth_of
+
+KS = (5, 10, 20, 50)
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _seconds(row: ProxyRow) -> str:
+    text = "–" if math.isnan(row.seconds) else f"{row.seconds:.3g}"
+    return text + (" (est.)" if row.estimated_cost else "")
+
+
+def proxy_markdown(rows: list[ProxyRow], column: str, sha: str) -> str:
+    out = io.StringIO()
+    out.write(f"## NAS-Bench-201 proxies\n\nGround truth: `{column}` = {describe_column(column)}; "
+              f"table sha256 `{sha[:16]}…`. Scores are averaged over seeds; intervals are 95 % paired bootstrap "
+              "over architectures. Spearman top-50 % by proxy is claim C7's definition.\n\n")  # fmt: skip
+    out.write("| proxy | n | Spearman [95 % CI] | over seeds | Kendall | P@10 % | Spearman top-50 % by proxy [CI] | "
+              "top-10 % by truth | seconds / arch |\n|---|---:|---|---|---:|---:|---|---:|---:|\n")  # fmt: skip
+    for r in rows:
+        m = r.metrics
+        out.write(f"| {r.name} | {r.n} | {_fmt(m['spearman'])} [{_fmt(r.spearman_ci[0])}, {_fmt(r.spearman_ci[1])}] | "
+                  f"{_fmt(r.spearman_seeds[0])} ± {_fmt(r.spearman_seeds[1])} | {_fmt(m['kendall'])} | "
+                  f"{_fmt(m['precision_at_10'])} | {_fmt(m['spearman_top50_by_proxy'])} [{_fmt(r.c7_ci[0])}, "
+                  f"{_fmt(r.c7_ci[1])}] | {_fmt(m['spearman_top10_by_truth'])} | {_seconds(r)} |\n")  # fmt: skip
+    return out.getvalue() + "\n"
+
+
+def speedup_markdown(found: list[Speedup]) -> str:
+    if not found:
+        return ""
+    out = io.StringIO()
+    out.write("### Speed-up against real-data proxies (claim C6)\n\nReal-data steps needed to reach each proxy's "
+              "Spearman, interpolated in log(steps) on the real-data curve; ∞: never reached within the measured "
+              "budgets.\n\n| proxy | steps | Spearman | real steps needed | speed-up (steps) [CI] | speed-up (seconds, "
+              "per evaluation) |\n|---|---:|---:|---:|---|---:|\n")  # fmt: skip
+    for s in found:
+        out.write(f"| {s.proxy} | {s.steps} | {_fmt(s.spearman)} | {_fmt(s.real_steps_needed, 0)} | "
+                  f"{_fmt(s.factor, 2)} [{_fmt(s.interval[0], 2)}, {_fmt(s.interval[1], 2)}] | "
+                  f"{_fmt(s.seconds_factor, 2)} |\n")  # fmt: skip
+    return out.getvalue() + "\n"
+
+
+def rows_csv(rows: list[ProxyRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    keys = sorted(rows[0].metrics) if rows else []
+    writer.writerow(["proxy", "method", "teacher", "steps", "n", *keys, "spearman_ci_low", "spearman_ci_high",
+                     "c7_ci_low", "c7_ci_high", "seconds_per_arch", "cost_estimated"])  # fmt: skip
+    for r in rows:
+        writer.writerow([r.name, r.method, r.teacher or "", r.steps or "", r.n, *(f"{r.metrics[k]:.6g}" for k in keys),
+                         *(f"{v:.6g}" for v in (*r.spearman_ci, *r.c7_ci, r.seconds)), r.estimated_cost])  # fmt: skip
+    return out.getvalue()
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_scatter(proxies, rows: list[ProxyRow], column: str, path: Path) -> None:
+    """Proxy score vs ground truth, one panel per proxy (train-based proxies at their largest budget)."""
+    plt = _pyplot()
+    largest = {}
+    for r in rows:
+        key = r.method if r.teacher else r.name
+        if key not in largest or (r.steps or 0) > (largest[key].steps or 0):
+            largest[key] = r
+    shown = list(largest.values())
+    cols = min(4, len(shown))
+    lines = math.ceil(len(shown) / cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.6 * cols, 3.2 * lines), squeeze=False)
+    table = load_table()
+    for axis, row in zip(axes.flat, shown):
+        scores = mean_scores(proxies[row.name])
+        archs = list(scores)
+        axis.scatter(truth_of(table, column, archs), [scores[a] for a in archs], s=6, alpha=0.6)
+        axis.set_title(f"{row.name}: ρ={_fmt(row.metrics['spearman'], 2)}", fontsize=9)
+        axis.set_xlabel("ground truth (%)", fontsize=8)
+        axis.set_ylabel("proxy score", fontsize=8)
+        if row.name.endswith(("synflow", "params", "flops")):
+            axis.set_yscale("log")
+    for axis in list(axes.flat)[len(shown):]:
+        axis.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_frontier(rows: list[ProxyRow], path: Path) -> None:
+    """Spearman (95 % CI) against seconds per architecture: the speed/quality frontier."""
+    plt = _pyplot()
+    fig, axis = plt.subplots(figsize=(6.8, 4.6))
+    by_method: dict[str, list[ProxyRow]] = {}
+    for r in rows:
+        by_method.setdefault(r.method if r.teacher else r.name, []).append(r)
+    for label, members in by_method.items():
+        members = [m for m in sorted(members, key=lambda m: m.steps or 0) if not math.isnan(m.seconds)]
+        if not members:
+            continue
+        xs = [m.seconds for m in members]
+        ys = [m.metrics["spearman"] for m in members]
+        err = np.array([[y - m.spearman_ci[0], m.spearman_ci[1] - y] for y, m in zip(ys, members)]).T
+        axis.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label + (" (est. cost)" if members[0].estimated_cost else ""),
+                      linestyle="-" if len(members) > 1 else "none")  # fmt: skip
+        for m in members:
+            if m.steps and m.teacher:
+                axis.annotate(str(m.steps), (m.seconds, m.metrics["spearman"]), fontsize=7, xytext=(3, 3),
+                              textcoords="offset points")  # fmt: skip
+    axis.set_xscale("log")
+    axis.set_xlabel("seconds per architecture")
+    axis.set_ylabel("Spearman with ground truth")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_search(budgets: list[float], results: dict[str, list[BudgetResult]], path: Path) -> None:
+    """Regret (best cell minus the chosen cell's ground truth) of proxy-guided random search vs budget."""
+    plt = _pyplot()
+    fig, axis = plt.subplots(figsize=(6.8, 4.6))
+    for name, curve in results.items():
+        points = [(b.budget_seconds, b.regret.mean, b.regret.std) for b in curve if b.n_evaluated > 0]
+        if points:
+            xs, ys, sd = zip(*points)
+            axis.plot(xs, ys, marker=".", label=name)
+            axis.fill_between(xs, np.array(ys) - sd, np.array(ys) + sd, alpha=0.12)
+    axis.set_xscale("log")
+    axis.set_xlabel("search budget (seconds of proxy evaluation)")
+    axis.set_ylabel("regret (percentage points)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def search_markdown(budgets: list[float], results: dict[str, list[BudgetResult]]) -> str:
+    if not results:
+        return ""
+    shown = [0, len(budgets) // 2, len(budgets) - 1]
+    out = io.StringIO()
+    out.write("### Proxy-guided random search (claim C8)\n\nMean ground truth of the chosen cell (regret) at equal "
+              "budgets of proxy evaluation, over the search seeds.\n\n| proxy | " +
+              " | ".join(f"{budgets[i]:.3g} s" for i in shown) + " |\n|---|" + "---:|" * len(shown) + "\n")  # fmt: skip
+    for name, curve in results.items():
+        cells = [f"{_fmt(curve[i].accuracy.mean, 2)} ({_fmt(curve[i].regret.mean, 2)})" for i in shown]
+        out.write(f"| {name} | " + " | ".join(cells) + " |\n")
+    return out.getvalue() + "\n"
+
+
+def nas_report(records: list[dict], column: str, search_seeds: int, resamples: int, out: Path) -> tuple[str, list[Path]]:
+    """Markdown and files of the NAS-Bench-201 part of a report (empty when the records have none)."""
+    proxies = collect(records)
+    if not proxies:
+        return "", []
+    table = load_table()
+    rows = rank_rows(proxies, table, column, resamples)
+    found = speedups(rows)
+    budgets, searched = search_curves(proxies, rows, table, column, search_seeds)
+    files = [out / "nb201_proxies.csv", out / "nb201_scatter.png", out / "nb201_frontier.png"]
+    files[0].write_text(rows_csv(rows))
+    plot_scatter(proxies, rows, column, files[1])
+    plot_frontier(rows, files[2])
+    if searched:
+        files.append(out / "nb201_search.png")
+        plot_search(budgets, searched, files[-1])
+    markdown = proxy_markdown(rows, column, table.sha256) + speedup_markdown(found) + search_markdown(budgets, searched)
+    return markdown, files

@@ -1,0 +1,176 @@
+"""From NAS-Bench-201 proxy records to rank correlations, speed-ups and search curves (pure; no torch).
+
+A *proxy* here is one column of scores over the sampled architectures: a train-based method
+at one step budget ("real@128"), one training-free score ("free:naswot") or a table column
+("hp12"). Scores are averaged over seeds per architecture; only architectures scored by
+every seed count. Costs are seconds per architecture as measured in the records.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Iterable
+
+import numpy as np
+
+from gtnbench.metrics import (
+    bootstrap_ci,
+    mean_std,
+    rank_metrics,
+    spearman,
+    spearman_top_k,
+    speedup_factor,
+    speedup_interval,
+    steps_to_reach,
+)
+from gtnbench.nas.search import BudgetResult, simulate_searches
+from gtnbench.nas.table import GroundTruth
+
+Record = dict[str, Any]
+
+
+@dataclass
+class Proxy:
+    name: str
+    method: str
+    kind: str
+    teacher: str | None  # "real" / "gtn" for train-based proxies
+    steps: int | None  # training steps per architecture (train-based and tabular)
+    scores: dict[int, dict[int, float]] = field(default_factory=dict)  # seed -> arch -> score
+    seconds: list[float] = field(default_factory=list)  # measured cost of each scoring
+    estimated_cost: bool = False
+
+
+def collect(records: Iterable[Record]) -> dict[str, Proxy]:
+    """Group the ok records of NAS-Bench-201 methods into proxies, in order of appearance."""
+    proxies: dict[str, Proxy] = {}
+
+    def proxy(name: str, record: Record, teacher=None, steps=None) -> Proxy:
+        if name not in proxies:
+            proxies[name] = Proxy(name, record["method"], record["kind"], teacher, steps)
+        return proxies[name]
+
+    for r in records:
+        if r["status"] != "ok" or not r["kind"].startswith("nb201"):
+            continue
+        details, seed = r["details"], r["seed"]
+        if r["kind"] == "nb201-table":
+            p = proxy(r["method"], r, steps=details["steps"])
+            p.scores[seed] = {int(a): s for a, s in details["scores"].items()}
+            continue
+        for key, score in details["scores"].items():
+            if r["kind"] == "nb201-train":
+                p = proxy(f"{r['method']}@{key}", r, details["teacher"], int(key))
+            else:
+                p = proxy(f"{r['method']}:{key}", r)
+            p.scores.setdefault(seed, {})[r["arch"]] = score
+            p.seconds.append(details["seconds"][key])
+    return proxies
+
+
+def mean_scores(proxy: Proxy) -> dict[int, float]:
+    """Architecture -> score averaged over seeds (architectures every seed scored)."""
+    seeds = list(proxy.scores.values())
+    shared = set.intersection(*(set(s) for s in seeds)) if seeds else set()
+    return {a: float(np.mean([s[a] for s in seeds])) for a in sorted(shared)}
+
+
+def seconds_per_arch(proxy: Proxy, proxies: dict[str, Proxy]) -> float:
+    """Measured mean cost; for a tabular proxy, estimated from a real-data proxy's seconds per step
+    (its schedule trains `steps` steps at batch 256, twice the proxies' 128)."""
+    if proxy.seconds:
+        return float(np.mean(proxy.seconds))
+    per_step = [np.mean(p.seconds) / p.steps for p in proxies.values() if p.teacher == "real" and p.seconds]
+    if proxy.steps and per_step:
+        proxy.estimated_cost = True
+        return float(2 * proxy.steps * np.mean(per_step))
+    return math.nan
+
+
+@dataclass(frozen=True)
+class ProxyRow:
+    name: str
+    method: str
+    teacher: str | None
+    steps: int | None
+    n: int
+    metrics: dict[str, float]  # rank_metrics of the seed-mean scores
+    spearman_ci: tuple[float, float]
+    c7_ci: tuple[float, float]  # Spearman over the top 50 % by proxy
+    spearman_seeds: tuple[float, float]  # mean, std of Spearman over seeds
+    seconds: float
+    estimated_cost: bool
+
+
+def truth_of(table: GroundTruth, column: str, archs: Iterable[int]) -> np.ndarray:
+    return np.array([table.value(column, a) for a in archs])
+
+
+def rank_rows(proxies: dict[str, Proxy], table: GroundTruth, column: str, resamples: int = 1000) -> list[ProxyRow]:
+    rows = []
+    for proxy in proxies.values():
+        scores = mean_scores(proxy)
+        archs = list(scores)
+        x, y = np.array([scores[a] for a in archs]), truth_of(table, column, archs)
+        per_seed = [spearman([s[a] for a in sorted(s)], truth_of(table, column, sorted(s))) for s in proxy.scores.values()]
+        rows.append(ProxyRow(
+            proxy.name, proxy.method, proxy.teacher, proxy.steps, len(archs), rank_metrics(x, y),
+            bootstrap_ci(spearman, x, y, n_resamples=resamples),
+            bootstrap_ci(partial(spearman_top_k, k_percent=50, by="proxy"), x, y, n_resamples=resamples),
+            mean_std(per_seed), seconds_per_arch(proxy, proxies), proxy.estimated_cost,
+        ))  # fmt: skip
+    return rows
+
+
+def real_curve(rows: list[ProxyRow], metric: str = "spearman") -> tuple[list[int], list[float]]:
+    """The real-data train-based proxy's metric against its step budget (the speed-up yardstick)."""
+    real = sorted((r for r in rows if r.teacher == "real"), key=lambda r: r.steps)
+    return [r.steps for r in real], [r.metrics[metric] for r in real]
+
+
+@dataclass(frozen=True)
+class Speedup:
+    proxy: str
+    steps: int
+    spearman: float
+    real_steps_needed: float  # inf: real data never reaches it within the measured budgets
+    factor: float
+    interval: tuple[float, float]
+    seconds_factor: float  # per evaluation, measured seconds at the matching real-data budget
+
+
+def speedups(rows: list[ProxyRow]) -> list[Speedup]:
+    """For every train-based proxy that is not real data: real-data steps needed to reach its Spearman."""
+    steps, values = real_curve(rows)
+    if len(steps) < 2:
+        return []
+    real_seconds = {r.steps: r.seconds for r in rows if r.teacher == "real"}
+    out = []
+    for row in rows:
+        if row.teacher in (None, "real"):
+            continue
+        value = row.metrics["spearman"]
+        needed = steps_to_reach(steps, values, value)
+        per_step = np.mean([real_seconds[s] / s for s in steps])
+        seconds_factor = needed * per_step / row.seconds if math.isfinite(needed) else math.inf
+        out.append(Speedup(row.name, row.steps, value, needed, speedup_factor(steps, values, value, row.steps),
+                           speedup_interval(steps, values, row.spearman_ci, row.steps), seconds_factor))  # fmt: skip
+    return out
+
+
+def search_curves(proxies: dict[str, Proxy], rows: list[ProxyRow], table: GroundTruth, column: str,
+                  n_seeds: int, seed: int = 0, points: int = 12) -> tuple[list[float], dict[str, list[BudgetResult]]]:  # fmt: skip
+    """Random search guided by each proxy, at equal budgets in seconds, over the architectures all proxies scored."""
+    scores = {name: mean_scores(p) for name, p in proxies.items()}
+    pool = sorted(set.intersection(*(set(s) for s in scores.values()))) if scores else []
+    costs = {row.name: row.seconds for row in rows if math.isfinite(row.seconds) and row.seconds > 0}
+    if not pool or not costs:
+        return [], {}
+    low, high = min(costs.values()), max(costs.values()) * len(pool)
+    budgets = list(np.geomspace(low, high, points))
+    truth = truth_of(table, column, pool)
+    best = float(np.nanmax(table.column(column)))
+    guided = {name: (np.array([scores[name][a] for a in pool]), costs[name]) for name in costs}
+    return budgets, simulate_searches(guided, truth, budgets, best_possible=best, n_seeds=n_seeds, seed=seed)
