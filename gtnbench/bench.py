@@ -138,3 +138,46 @@ def bench_gtn(device: str, dataset: str = "mnist", inner_steps: int = 32, batch_
                      "seconds_all": times, "peak_memory_mb": peak_memory_mb(device)})  # fmt: skip
     rows[2]["ratio_ours_to_reference"] = rows[1]["seconds_median"] / rows[2]["seconds_median"]
     return rows
+
+
+def bench_nb201(device: str, archs: int = 8, steps: int = 128, batch_size: int = 128, channels: int = 16,
+                cells: int = 5, repeats: int = 1, seed: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """Train-based NAS-Bench-201 proxy throughput: `archs` sampled architectures trained `steps` steps on
+    random CIFAR-shaped data resident on the device, one at a time (train_based) and all at once
+    (train_based_batch: masked super-network, vmap over architectures).
+
+    A call covers the whole set: building the networks, training, and one evaluation on the
+    validation split (4 x batch_size images) after the last step; `training_seconds` is the
+    training time alone (evaluation and set-up excluded) of the last call.
+    """
+    from gtnbench.nas.batched import train_based_batch
+    from gtnbench.nas.proxies import train_based
+    from gtnbench.nas.sampling import sample_architectures
+    from gtnbench.teachers.real import RealDataTeacher
+
+    data = _random_dataset((3, 32, 32), 4 * batch_size, device)
+    teacher = RealDataTeacher(data.train, batch_size, lr=0.05, momentum=0.9)
+    chosen = sample_architectures(archs, seed)
+    runs = {
+        "nb201-one-at-a-time": lambda: [train_based(arch, teacher, [steps], data, channels, cells, seed, device)
+                                        for arch in chosen],
+        "nb201-batched": lambda: train_based_batch(chosen, teacher, [steps], data, channels, cells, seed, device),
+    }  # fmt: skip
+    rows = []
+    for name, run in runs.items():
+        last: list = []
+
+        def call(run=run) -> None:
+            last[:] = run()  # the scores of the last call, for its training time
+
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats(device)
+        times = time_call(call, device, repeats)
+        median = statistics.median(times)
+        rows.append({"benchmark": name, "archs": archs, "steps": steps, "batch_size": batch_size,
+                     "channels": channels, "cells": cells, "seconds_median": median, "seconds_all": times,
+                     "archs_per_second": archs / median,
+                     "training_seconds": sum(scores.seconds[str(steps)] for scores in last),
+                     "peak_memory_mb": peak_memory_mb(device)})  # fmt: skip
+    rows[1]["ratio_batched_to_one_at_a_time"] = rows[0]["seconds_median"] / rows[1]["seconds_median"]
+    return rows

@@ -33,10 +33,11 @@ class Comparison:
     compared: int  # (cell, metric) pairs compared
     deviations: list[Deviation]
     failed_trials: int
+    config_mismatch: str | None = None  # the run and the reference ran different configurations
 
     @property
     def passed(self) -> bool:
-        return not self.deviations and not self.failed_trials
+        return not self.deviations and not self.failed_trials and self.config_mismatch is None
 
 
 def _index(table: list[Cell]) -> dict[tuple[str, str], Cell]:
@@ -60,7 +61,16 @@ def compare(run: list[RunContents], reference: list[RunContents], tolerances: Ca
             if value is None or abs(value - ref.mean(metric)) > tolerance:
                 deviations.append(Deviation(key[0], key[1], metric, value, ref.mean(metric), tolerance))
     failed = sum(c.failed for c in measured.values())
-    return Comparison(compared, deviations, failed)
+    return Comparison(compared, deviations, failed, _config_mismatch(run, reference))
+
+
+def _config_mismatch(run: list[RunContents], reference: list[RunContents]) -> str | None:
+    ours = sorted({r.manifest.get("config_hash") for r in run})
+    theirs = sorted({r.manifest.get("config_hash") for r in reference})
+    if ours == theirs:
+        return None
+    return (f"the run's config hash {', '.join(map(str, ours))} differs from the reference's "
+            f"{', '.join(map(str, theirs))}: the suite changed since the reference was made; regenerate it")
 
 
 @dataclass(frozen=True)

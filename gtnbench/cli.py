@@ -94,9 +94,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else None
+    executor = None
+    if args.executor == "ray":
+        from gtnbench.executors import RayExecutor, RayOptions
+
+        executor = RayExecutor(RayOptions(args.address, args.cpus_per_trial, args.gpus_per_trial, args.max_retries))
     try:
         summary = run_suite(suite, args.scale, device, resolve_data_root(args.data_root), out, args.resume,
-                            err_console)  # fmt: skip
+                            err_console, executor, _shard(args.shard))  # fmt: skip
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: every finished trial is saved; continue with the same command "
                           "plus --resume (and --out DIR if you gave one)")  # fmt: skip
@@ -104,6 +109,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     err_console.print(f"{summary.ok} ok, {summary.failed} failed, {summary.done_before} done before -> {summary.path}")
     print(summary.path)
     return 1 if summary.failed else 0
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise GtnbenchError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise GtnbenchError(f"--shard {text!r}: I must be in 0..N-1")
+    return index, count
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from gtnbench.merge import merge_runs
+
+    summary = merge_runs([Path(p) for p in args.runs], Path(args.out))
+    err_console.print(f"merged {len(args.runs)} runs into {summary.path}: {summary.records} records of "
+                      f"{summary.trials_expected} trials, {summary.duplicates_dropped} exact duplicates dropped")  # fmt: skip
+    print(summary.path)
+    return 0
 
 
 # -- report / check -------------------------------------------------------------------------------
@@ -178,6 +205,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             console.print(table)
             if result.failed_trials:
                 console.print(f"[red]{result.failed_trials} failed trial(s) in the run[/]")
+            if result.config_mismatch:
+                console.print(f"[red]{result.config_mismatch}[/]")
             status = 1
     return status
 
@@ -325,7 +354,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out (default: the latest run of this suite and scale), "
                    "skipping finished trials")  # fmt: skip
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I of N (every N-th trial from the I-th) into its "
+                   "own run directory; join shards with `gtnbench merge` (for SLURM job arrays and the like)")  # fmt: skip
+    p.add_argument("--executor", choices=("in-process", "ray"), default="in-process",
+                   help='where trials run: this process (default) or a Ray cluster (pip install "gtnbench[ray]")')
+    p.add_argument("--address", help="Ray: cluster address, 'auto' to join a running one (default: start a local one)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray: CPUs each trial reserves (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0,
+                   help="Ray: GPUs each trial reserves; fractions share a GPU between small trainings (default 0)")
+    p.add_argument("--max-retries", type=int, default=2, help="Ray: re-runs of a trial whose worker died (default 2)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("merge", help="join shard run directories into one run")
+    p.add_argument("runs", nargs="+", help="run directories of one suite configuration (e.g. the shards)")
+    p.add_argument("--out", required=True, help="the merged run directory (must not exist)")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("report", help="write Markdown/CSV/LaTeX tables and PNG plots of runs")
     p.add_argument("runs", nargs="*", help="run directories (default: the latest under runs/)")

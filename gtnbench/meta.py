@@ -59,6 +59,7 @@ class MetaState:
     losses: list[float] = field(default_factory=list)  # meta-loss of every iteration
     seconds: float = 0.0  # meta-training wall time so far (validation excluded)
     best_val: float = 0.0
+    resumed_at: list[int] = field(default_factory=list)  # iterations at which a checkpoint was restored
 
 
 def learner_seed(seed: int, iteration: int) -> int:
@@ -228,6 +229,7 @@ class MetaTrainer:
         config = self.config
         if self.checkpoint_path is not None and self.checkpoint_path.is_file():
             self.restore(self.checkpoint_path)
+            self.state.resumed_at.append(self.state.iteration)
             self.log(f"resumed meta-training at iteration {self.state.iteration}")
         if self.state.iteration == 0 and not self.state.history:
             self.validate(0)  # the untrained GTN: the baseline meta-training must beat

@@ -1,4 +1,4 @@
-"""Trials -> trial functions -> records appended to a run directory, with resume and progress."""
+"""Trials -> an executor -> records appended to a run directory, with resume, shards and progress."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from gtnbench.data.datasets import load_dataset
 from gtnbench.data.names import LABELS
 from gtnbench.data.sources import verification_enabled
 from gtnbench.environment import code_version, device_name, library_versions
-from gtnbench.errors import StoreError, TrialFailed
-from gtnbench.methods import TRIAL_FUNCTIONS, TrialContext
-from gtnbench.store import RunWriter, latest_run, new_run_path
-from gtnbench.suite import Suite, SuiteConfig, Trial, expand
+from gtnbench.errors import StoreError, SuiteError, TrialFailed
+from gtnbench.executors import Executor, InProcess, Job, gtnbench_environment
+from gtnbench.store import RunWriter, artifact_path, latest_run, new_run_path
+from gtnbench.suite import NB201Train, Suite, SuiteConfig, Trial, expand
 
 DEFAULT_RUNS_DIR = Path("runs")
+Record = dict[str, Any]
 
 
-def _now() -> str:
+def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
@@ -38,32 +39,6 @@ class RunSummary:
     failed: int
 
 
-def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str, data_root: Path, trials: int) -> dict:
-    return {
-        "gtnbench": __version__,
-        "suite": config.name,
-        "suite_file": str(suite.path),
-        "scale": config.scale,
-        "config": config.model_dump(mode="json"),
-        "config_hash": config.config_hash(),
-        "trials": trials,
-        "seeds": config.seeds,
-        "dataset": dataset_name,
-        "dataset_label": LABELS[dataset_name],
-        "data_root": str(data_root),
-        "data_verified": verification_enabled(),
-        "device": device,
-        "device_name": device_name(device),
-        "code_version": code_version(),
-        "versions": library_versions(),
-        "command": sys.argv,
-        "ground_truth": _ground_truth(config),
-        "started": _now(),
-        "finished": None,
-        "status": "running",
-    }
-
-
 def _ground_truth(config: SuiteConfig) -> dict[str, str] | None:
     """For NAS-Bench-201 suites: the exact ground-truth column and the table's checksum."""
     if config.nb201 is None:
@@ -74,7 +49,36 @@ def _ground_truth(config: SuiteConfig) -> dict[str, str] | None:
     return {"column": column, "means": describe_column(column), "table_sha256": load_table().sha256}
 
 
-def _record(trial: Trial, manifest: dict[str, Any]) -> dict[str, Any]:
+def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str, data_root: Path, trials: int,
+              shard: tuple[int, int] | None, executor: str) -> dict:  # fmt: skip
+    return {
+        "gtnbench": __version__,
+        "suite": config.name,
+        "suite_file": str(suite.path),
+        "scale": config.scale,
+        "config": config.model_dump(mode="json"),
+        "config_hash": config.config_hash(),
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        "trials": trials,
+        "seeds": config.seeds,
+        "dataset": dataset_name,
+        "dataset_label": LABELS[dataset_name],
+        "data_root": str(data_root),
+        "data_verified": verification_enabled(),
+        "device": device,
+        "device_name": device_name(device),
+        "executor": executor,
+        "code_version": code_version(),
+        "versions": library_versions(),
+        "ground_truth": _ground_truth(config),
+        "command": sys.argv,
+        "started": now(),
+        "finished": None,
+        "status": "running",
+    }
+
+
+def base_record(trial: Trial, manifest: dict[str, Any]) -> Record:
     """The fields every record carries, whatever its outcome."""
     return {
         "trial": trial.id,
@@ -95,24 +99,104 @@ def _record(trial: Trial, manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_trial(trial: Trial, config: SuiteConfig, context: TrialContext, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Run one trial; any failure becomes a `failed` record with its reason, never an exception."""
-    record = _record(trial, manifest)
-    record["started"] = _now()
-    start = time.perf_counter()
+def run_batch(job: Job, batch: list[Trial]) -> list[Record]:
+    """Run trials in this process (the executors' unit of work); failures become `failed` records."""
+    from gtnbench.methods import BATCH_FUNCTIONS, TRIAL_FUNCTIONS, TrialContext
+
+    config = job.config
+    dataset = load_dataset(config.dataset, job.data_root, job.device, config.split_seed)
+    records, start, stamp = [base_record(t, job.manifest) for t in batch], time.perf_counter(), now()
+
+    def context(trial: Trial) -> TrialContext:
+        def artifacts() -> Path:
+            folder = artifact_path(job.run_dir, trial.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
+
+        return TrialContext(config, dataset, job.device, job.run_dir, artifacts)
+
     try:
-        result = TRIAL_FUNCTIONS[trial.kind](trial, config.methods[trial.method], context)
-        record.update(status="ok", reason=None, metrics=result.metrics, details=result.details)
+        method = config.methods[batch[0].method]
+        if len(batch) > 1:
+            results = BATCH_FUNCTIONS[batch[0].kind](batch, method, context(batch[0]))
+        else:
+            results = [TRIAL_FUNCTIONS[batch[0].kind](batch[0], method, context(batch[0]))]
+        for record, result in zip(records, results, strict=True):
+            record.update(status="ok", reason=None, metrics=result.metrics, details=result.details)
     except TrialFailed as failure:
-        record.update(status="failed", reason=str(failure), metrics={}, details={})
+        for record in records:
+            record.update(status="failed", reason=str(failure), metrics={}, details={})
     except (KeyboardInterrupt, StoreError):
         raise
     except Exception as error:  # a bug or a resource failure: keep going with the other trials
-        record.update(status="failed", reason=f"{type(error).__name__}: {error}", metrics={}, details={},
-                      traceback=traceback.format_exc())  # fmt: skip
-    record["seconds"] = time.perf_counter() - start
-    record["finished"] = _now()
-    return record
+        for record in records:
+            record.update(status="failed", reason=f"{type(error).__name__}: {error}", metrics={}, details={},
+                          traceback=traceback.format_exc())  # fmt: skip
+    seconds = (time.perf_counter() - start) / len(batch)
+    for record in records:
+        record.update(seconds=seconds, started=stamp, finished=now())
+    return records
+
+
+def plan_batches(config: SuiteConfig, trials: list[Trial]) -> list[list[Trial]]:
+    """One batch per trial, except NAS-Bench-201 cells of a train-based proxy with `batch_archs > 1`,
+    which train together (same method and seed, consecutive in the suite's order)."""
+    batches: list[list[Trial]] = []
+    for trial in trials:
+        method = config.methods[trial.method]
+        size = method.batch_archs if isinstance(method, NB201Train) else 1
+        last = batches[-1] if batches else None
+        if size > 1 and last and last[0].method == trial.method and last[0].seed == trial.seed and len(last) < size:
+            last.append(trial)
+        else:
+            batches.append([trial])
+    return batches
+
+
+def shard_of(trials: list[Trial], shard: tuple[int, int] | None) -> list[Trial]:
+    """Shard I of N: every N-th trial of the suite's order, starting at I (deterministic)."""
+    if shard is None:
+        return trials
+    index, count = shard
+    return trials[index::count]
+
+
+def _check_shard_dependencies(config: SuiteConfig, mine: list[Trial], shard: tuple[int, int] | None) -> None:
+    if shard is None:
+        return
+    ids = {t.id for t in mine}
+    for trial in mine:
+        method = config.methods[trial.method]
+        if isinstance(method, NB201Train) and method.gtn:
+            source = next(t for t in expand(config) if t.method == method.gtn and t.seed == trial.seed)
+            if source.id not in ids:
+                raise SuiteError(f"shard {shard[0]}/{shard[1]}: {trial.id} needs the GTN of {source.id}, which another "
+                                 f"shard runs; meta-train it first and name it with `checkpoint = PATH` in the suite")  # fmt: skip
+
+
+def _open_run(suite, config, trials, device, data_root, dataset_name, out, resume, shard, executor):
+    """A writer for a new run, or for the run to resume, and the ids of the trials it already holds."""
+    if resume:
+        prefix = f"{config.name}-{config.scale}-" + (f"shard{shard[0]}of{shard[1]}-" if shard else "")
+        path = out or latest_run(DEFAULT_RUNS_DIR, prefix)
+        if path is None:
+            raise StoreError(f"no earlier run of {config.name} at scale {config.scale} under {DEFAULT_RUNS_DIR}/ to resume")
+        writer, contents = RunWriter.resume(path)
+        manifest = contents.manifest
+        if manifest.get("config_hash") != config.config_hash():
+            writer.close()
+            raise StoreError(f"{path}: was started with config hash {manifest.get('config_hash')}, the suite now hashes "
+                             f"to {config.config_hash()}; the suite changed, start a new run")  # fmt: skip
+        if manifest.get("shard") != (f"{shard[0]}/{shard[1]}" if shard else None):
+            writer.close()
+            raise StoreError(f"{path}: holds shard {manifest.get('shard')}, not {shard}; resume it with the same --shard")
+        manifest.update(status="running", finished=None, resumed=[*manifest.get("resumed", []), now()])
+        writer.write_manifest(manifest)
+        return writer, manifest, contents.records
+    name = f"{config.scale}-shard{shard[0]}of{shard[1]}" if shard else config.scale
+    path = out or new_run_path(DEFAULT_RUNS_DIR, config.name, name)
+    manifest = _manifest(suite, config, device, dataset_name, data_root, len(trials), shard, executor)
+    return RunWriter.create(path, manifest), manifest, []
 
 
 def run_suite(
@@ -123,57 +207,55 @@ def run_suite(
     out: Path | None = None,
     resume: bool = False,
     console: Console | None = None,
+    executor: Executor | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RunSummary:
     config = suite.at(scale)
     console = console or Console(stderr=True)
-    trials = expand(config)
+    executor = executor or InProcess()
+    trials = shard_of(expand(config), shard)
+    _check_shard_dependencies(config, trials, shard)
     dataset = load_dataset(config.dataset, data_root, device, config.split_seed)  # fail before writing anything
-
-    if resume:
-        path = out or latest_run(DEFAULT_RUNS_DIR, f"{config.name}-{config.scale}-")
-        if path is None:
-            raise StoreError(f"no earlier run of {config.name} at scale {config.scale} under {DEFAULT_RUNS_DIR}/ to resume")
-        writer, contents = RunWriter.resume(path)
-        manifest = contents.manifest
-        if manifest.get("config_hash") != config.config_hash():
-            writer.close()
-            raise StoreError(f"{path}: was started with config hash {manifest.get('config_hash')}, the suite now hashes "
-                             f"to {config.config_hash()}; the suite changed, start a new run")  # fmt: skip
-        done = {record["trial"] for record in contents.records}
-        failed_before = sum(record["status"] != "ok" for record in contents.records)
-        manifest.update(status="running", finished=None, resumed=[*manifest.get("resumed", []), _now()])
-        writer.write_manifest(manifest)
-    else:
-        path = out or new_run_path(DEFAULT_RUNS_DIR, config.name, config.scale)
-        manifest = _manifest(suite, config, device, dataset.name, data_root, len(trials))
-        writer, done, failed_before = RunWriter.create(path, manifest), set(), 0
-
+    writer, manifest, earlier = _open_run(suite, config, trials, device, data_root, dataset.name, out, resume, shard,
+                                          executor.name)  # fmt: skip
+    done = {r["trial"] for r in earlier}
+    failed_before = sum(r["status"] != "ok" for r in earlier)
     pending = [t for t in trials if t.id not in done]
-    ok = failed = 0
-    console.print(f"[bold]{config.name}[/] at scale [bold]{config.scale}[/] on {manifest['device_name']}, "
-                  f"data {LABELS[dataset.name]}: {len(pending)} trials to run"
-                  + (f" ({len(done)} already done)" if done else "") + f" -> {path}")  # fmt: skip
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("failed {task.fields[failed]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+    job = Job(config, {k: manifest[k] for k in ("suite", "scale", "config_hash", "dataset", "code_version", "device",
+                                                "device_name", "versions")}, device, data_root, writer.path,
+              gtnbench_environment())  # fmt: skip
+    console.print(f"[bold]{config.name}[/] at scale [bold]{config.scale}[/]"
+                  + (f" shard {shard[0]}/{shard[1]}" if shard else "")
+                  + f" on {manifest['device_name']} ({executor.name}), data {LABELS[dataset.name]}: {len(pending)} "
+                  f"trials to run" + (f" ({len(done)} already done)" if done else "") + f" -> {writer.path}")  # fmt: skip
+    ok = failed = running = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("running {task.fields[running]} failed {task.fields[failed]}"), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
     with writer, Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("trials", total=len(pending), failed=0)
+        task = progress.add_task("trials", total=len(pending), failed=0, running=0)
+
+        def started(batch: list[Trial]) -> None:
+            nonlocal running
+            running += len(batch)
+            progress.update(task, description=batch[0].id, running=running)
+
         try:
-            for trial in pending:
-                progress.update(task, description=trial.id)
-                context = TrialContext(config, dataset, device, path, lambda t=trial: writer.artifact_dir(t.id))
-                record = run_trial(trial, config, context, manifest)
-                writer.append(record)
-                if record["status"] == "ok":
-                    ok += 1
-                else:
-                    failed += 1
-                    console.print(f"[red]failed[/] {trial.id}: {record['reason']}")
-                progress.update(task, advance=1, failed=failed)
+            for records in executor.run(job, plan_batches(config, pending), started):
+                for record in records:
+                    writer.append(record)
+                    if record["status"] == "ok":
+                        ok += 1
+                    else:
+                        failed += 1
+                        console.print(f"[red]failed[/] {record['trial']}: {record['reason']}")
+                running -= len(records)
+                progress.update(task, advance=len(records), failed=failed, running=running)
         except KeyboardInterrupt:
-            manifest.update(status="interrupted", finished=_now())
+            manifest.update(status="interrupted", finished=now())
             writer.write_manifest(manifest)
             raise
         status = "completed" if not (failed or failed_before) else "completed with failures"
-        manifest.update(status=status, finished=_now())
+        manifest.update(status=status, finished=now())
         writer.write_manifest(manifest)
-    return RunSummary(path, len(trials), len(done), ok, failed)
+    return RunSummary(writer.path, len(trials), len(done), ok, failed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +49,26 @@ class Strict(BaseModel):
 
 
 class LearnerConfig(Strict):
-    name: Literal["mnist-paper", "cifar10-paper"]
+    """The learner: the paper's MNIST or CIFAR-10 learner (widths: conv..., fc / five convs), or a
+    NAS-Bench-201 cell network (widths: [C, N]; `arch` fixes the cell, else one at random per learner)."""
+
+    name: Literal["mnist-paper", "cifar10-paper", "nb201-cell"]
     widths: list[PositiveInt] | None = None
     weight_norm: bool = True
     randomize_widths: bool = False
+    arch: str | None = None
+
+    @model_validator(mode="after")
+    def _cell_fields(self) -> LearnerConfig:
+        if self.name == "nb201-cell" and self.widths is not None and len(self.widths) != 2:
+            raise ValueError("nb201-cell widths are [C, N]: channels of the first stage and cells per stage")
+        if self.arch is not None:
+            if self.name != "nb201-cell":
+                raise ValueError("`arch` only goes with learner nb201-cell")
+            from gtnbench.models.nb201 import parse_arch
+
+            parse_arch(self.arch)
+        return self
 
 
 class RealMethod(Strict):
@@ -91,8 +108,9 @@ class GeneratorConfig(Strict):
 class TransferLearner(Strict):
     """A learner unlike the meta-training one, trained on the final GTN to measure transfer."""
 
-    name: Literal["mnist-paper", "cifar10-paper"]
+    name: Literal["mnist-paper", "cifar10-paper", "nb201-cell"]
     widths: list[PositiveInt] | None = None
+    arch: str | None = None
 
 
 class GTNMethod(Strict):
@@ -117,6 +135,7 @@ class GTNMethod(Strict):
     augment: bool = False
     grad_clip: Annotated[float, Field(ge=0)] = 0.0
     randomize_widths: bool = False  # a learner of random widths at every outer iteration
+    learner: LearnerConfig | None = None  # meta-train with this learner instead of the suite's
     validate_every: PositiveInt = 100
     checkpoint_every: PositiveInt = 100
     collapse_fraction: Fraction = 0.5
@@ -151,6 +170,7 @@ class NB201Train(Strict):
     augment: bool = True
     network: CellNetworkConfig = CellNetworkConfig()
     eval_size: PositiveInt | None = None  # validation images scored (default: the whole held-out split)
+    batch_archs: PositiveInt = 1  # train this many cells at once (vmapped super-network; pays on a GPU)
 
     @model_validator(mode="after")
     def _teacher_source(self) -> NB201Train:
@@ -251,6 +271,8 @@ class SuiteConfig(Strict):
                     raise ValueError(f"methods.{name}.gtn: {method.gtn!r} is not a gtn method of this suite")
                 if list(self.methods).index(method.gtn) > list(self.methods).index(name):
                     raise ValueError(f"methods.{name}.gtn: {method.gtn!r} must come before {name!r} (it runs first)")
+                if len(_variants(source)) > 1:
+                    raise ValueError(f"methods.{name}.gtn: {method.gtn!r} has several variants; name a method with one")
         return self
 
     def config_hash(self) -> str:
@@ -283,7 +305,7 @@ def _text(value: Any) -> str:
 
 
 def expand(config: SuiteConfig) -> list[Trial]:
-    """All trials of a resolved suite, in a stable order: method, variant, budget, architecture, seed."""
+    """All trials of a resolved suite, in a stable order: method, variant, budget, seed (and architecture)."""
     trials = []
     for name, method in config.methods.items():
         if isinstance(method, NB201Table):  # a table lookup: one trial scores the whole sample
@@ -292,8 +314,11 @@ def expand(config: SuiteConfig) -> list[Trial]:
         archs = sampled_architectures(config) if method.kind.startswith("nb201") else [None]
         for variant in _variants(method):
             for budget in _budgets(method):
-                trials += [Trial(name, method.kind, seed, budget, variant, arch) for arch in archs
-                           for seed in config.seeds]  # fmt: skip
+                if archs == [None]:
+                    trials += [Trial(name, method.kind, seed, budget, variant) for seed in config.seeds]
+                else:  # seed outermost, so that cells of one seed are adjacent (and can train together)
+                    trials += [Trial(name, method.kind, seed, budget, variant, arch) for seed in config.seeds
+                               for arch in archs]  # fmt: skip
     return trials
 
 
@@ -334,9 +359,9 @@ class Suite:
             raise SuiteError(f"{path}: scales: expected a table with at least one of {', '.join(SCALES)}")
         for scale, override in scales.items():
             if scale not in SCALES:
-                raise SuiteError(f"{path}: scales.{scale}: unknown scale; expected one of {', '.join(SCALES)}")
+                raise SuiteError(f"{path}: scales.{_key_text(scale)}: unknown scale; expected one of {', '.join(SCALES)}")
             if not isinstance(override, dict):
-                raise SuiteError(f"{path}: scales.{scale}: expected a table of overrides")
+                raise SuiteError(f"{path}: scales.{_key_text(scale)}: expected a table of overrides")
         self.scales = tuple(s for s in SCALES if s in scales)
         default = raw.get("default_scale", self.scales[0])
         if default not in self.scales:
@@ -383,7 +408,7 @@ def _describe(path: Path, error: ValidationError, merged: dict, override: dict, 
     first = error.errors()[0]
     keys = _input_keys(first["loc"], merged)
     if first["type"] == "missing":
-        keys.append(str(first["loc"][-1]))
+        keys.append(_key_text(first["loc"][-1]))
     where = ".".join(keys) or "(top level)"
     if keys and len(_input_keys(first["loc"], override)) == len(keys):
         where = f"scales.{scale}.{where}"
@@ -410,8 +435,14 @@ def _input_keys(loc: tuple, node: Any) -> list[str]:
             node = node[part]
         else:
             continue
-        keys.append(str(part))
+        keys.append(_key_text(part))
     return keys
+
+
+def _key_text(part: Any) -> str:
+    """A key as it can be written in a one-line message (quoted when it is not a bare TOML key)."""
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text)
 
 
 def parse_suite(path: Path, text: bytes | str) -> Suite:

@@ -133,6 +133,7 @@ def test_resuming_from_a_checkpoint_continues_bit_for_bit(tmp_path):
         interrupted.run()
     resumed = trainer(config, path=tmp_path / "b.pt")
     state = resumed.run()
+    assert state.resumed_at == [3]
     assert state.losses == straight.state.losses and state.history == straight.state.history
     for key, value in straight.gtn.state_dict().items():
         assert torch.equal(value, resumed.gtn.state_dict()[key]), key

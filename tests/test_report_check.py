@@ -17,7 +17,7 @@ def record(method, kind, steps, seed, acc, scale="paper", dataset="mnist", **det
 
 
 def manifest(dataset="mnist"):
-    return {"suite": "s", "scale": "paper", "dataset": dataset, "device_name": "test device", "code_version": "0",
+    return {"suite": "s", "config_hash": "h", "scale": "paper", "dataset": dataset, "device_name": "test device", "code_version": "0",
             "versions": {"torch": "x"}, "status": "completed", "config": {"claims": ["C1", "C2"]}}  # fmt: skip
 
 
@@ -149,3 +149,10 @@ def test_claim_c4_counts_divergence_from_failed_records():
     assert verdict.verdict == REPRODUCED and "2/3 diverged" in verdict.measured
     stable_off = [dict(gtn(0.98, s), variant={"weight_norm": False}) for s in range(3)]
     assert judge(CLAIMS["C4"], on + stable_off).verdict == NOT_REPRODUCED
+
+
+def test_a_reference_of_another_configuration_fails_the_check():
+    reference = run_of([record("real", "real", 32, 0, 0.90)])
+    reference.manifest["config_hash"] = "other"
+    result = compare([run_of([record("real", "real", 32, 0, 0.90)])], [reference], lambda method: {"test_acc": 0.01})
+    assert not result.passed and "regenerate" in result.config_mismatch

@@ -89,3 +89,70 @@ def test_missing_data_fails_before_a_run_directory_is_made(tiny_suite, tmp_path,
     with pytest.raises(DataError):
         run(tiny_suite, tmp_path / "empty", tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_shards_merge_into_the_whole_run(tiny_suite, tiny_mnist, tmp_path):
+    from gtnbench.merge import merge_runs
+
+    suite = load_suite(tiny_suite)
+    whole = runner.run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / "whole", console=QUIET)
+    shards = [runner.run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / f"shard{i}", console=QUIET, shard=(i, 2))
+              for i in range(2)]  # fmt: skip
+    sizes = [len(read_run(s.path).records) for s in shards]
+    assert sizes == [3, 3] and read_run(shards[1].path).manifest["shard"] == "1/2"
+    merged = merge_runs([s.path for s in shards] + [shards[0].path], tmp_path / "merged")  # shard 0 twice: duplicates
+    assert merged.duplicates_dropped == 3 and merged.records == 6
+    contents = read_run(merged.path)
+    assert contents.manifest["status"] == "completed" and len(contents.manifest["merged_from"]) == 3
+    metrics = lambda run: {r["trial"]: r["metrics"]["test_acc"] for r in read_run(run).records}  # noqa: E731
+    assert metrics(merged.path) == metrics(whole.path)
+
+
+def test_merge_refuses_other_configurations_and_conflicting_records(tiny_suite, tiny_mnist, tmp_path):
+    import json
+
+    from gtnbench.merge import merge_runs
+
+    suite = load_suite(tiny_suite)
+    smoke = runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "smoke", console=QUIET)
+    quick = runner.run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / "quick", console=QUIET, shard=(0, 2))
+    with pytest.raises(StoreError, match="only runs of one suite configuration merge"):
+        merge_runs([smoke.path, quick.path], tmp_path / "m1")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "manifest.json").write_text((smoke.path / "manifest.json").read_text())
+    lines = (smoke.path / "records.jsonl").read_text().splitlines()
+    changed = json.loads(lines[0])
+    changed["metrics"]["test_acc"] = 0.0
+    (other / "records.jsonl").write_text(json.dumps(changed) + "\n")
+    with pytest.raises(StoreError, match="has different records"):
+        merge_runs([smoke.path, other], tmp_path / "m2")
+    assert not (tmp_path / "m2").exists()
+
+
+def test_batches_group_cells_of_one_method_and_seed():
+    from gtnbench.suite import Trial, parse_suite
+    from pathlib import Path
+
+    text = """
+name = "b"
+dataset = "cifar10"
+seeds = [0, 1]
+[learner]
+name = "cifar10-paper"
+[nb201]
+architectures = { count = 5 }
+[methods.real]
+kind = "nb201-train"
+steps = [4]
+batch_archs = 2
+[methods.free]
+kind = "nb201-free"
+[scales.smoke]
+"""
+    config = parse_suite(Path("b.toml"), text).at()
+    batches = runner.plan_batches(config, expand(config))
+    sizes = [(b[0].method, len(b)) for b in batches]
+    assert [n for m, n in sizes if m == "real"] == [2, 2, 1, 2, 2, 1]  # 5 cells per seed, in pairs
+    assert all(n == 1 for m, n in sizes if m == "free")
+    assert all(len({t.seed for t in b}) == 1 and len({t.method for t in b}) == 1 for b in batches)

@@ -6,7 +6,7 @@ from typing import Callable
 
 from gtnbench.methods.base import TrialContext, TrialResult
 from gtnbench.methods.gtn import run_gtn
-from gtnbench.methods.nb201 import run_nb201_free, run_nb201_table, run_nb201_train
+from gtnbench.methods.nb201 import run_nb201_free, run_nb201_table, run_nb201_train, run_nb201_train_batch
 from gtnbench.methods.real import run_real
 
 TRIAL_FUNCTIONS: dict[str, Callable[..., TrialResult]] = {
@@ -17,4 +17,7 @@ TRIAL_FUNCTIONS: dict[str, Callable[..., TrialResult]] = {
     "nb201-table": run_nb201_table,
 }
 
-__all__ = ["TRIAL_FUNCTIONS", "TrialContext", "TrialResult"]
+# Kinds whose trials can run several at once (same method and seed): one result per trial, in order.
+BATCH_FUNCTIONS: dict[str, Callable[..., list[TrialResult]]] = {"nb201-train": run_nb201_train_batch}
+
+__all__ = ["BATCH_FUNCTIONS", "TRIAL_FUNCTIONS", "TrialContext", "TrialResult"]

@@ -10,7 +10,7 @@ import torch
 
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.models.learners import LearnerSpec
-from gtnbench.suite import SuiteConfig
+from gtnbench.suite import LearnerConfig, SuiteConfig
 
 
 @dataclass
@@ -23,12 +23,15 @@ class TrialContext:
 
     @property
     def learner_spec(self) -> LearnerSpec:
-        learner = self.config.learner
-        widths = tuple(learner.widths) if learner.widths else None
-        return LearnerSpec(learner.name, widths, learner.weight_norm, learner.randomize_widths)
+        return learner_spec(self.config.learner)
 
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(seed)
+
+
+def learner_spec(learner: LearnerConfig) -> LearnerSpec:
+    widths = tuple(learner.widths) if learner.widths else None
+    return LearnerSpec(learner.name, widths, learner.weight_norm, learner.randomize_widths, learner.arch)
 
 
 @dataclass

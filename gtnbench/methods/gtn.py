@@ -18,7 +18,7 @@ from gtnbench.meta import (
     peak_memory_mb,
     teacher_curve,
 )
-from gtnbench.methods.base import TrialContext, TrialResult
+from gtnbench.methods.base import TrialContext, TrialResult, learner_spec
 from gtnbench.methods.real import tuned_training
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec
@@ -44,7 +44,8 @@ def specs(trial: Trial, method: GTNMethod, ctx: TrialContext) -> tuple[GTNSpec, 
         grad_clip=method.grad_clip, validate_every=method.validate_every, checkpoint_every=method.checkpoint_every,
         collapse_fraction=method.collapse_fraction,
     )  # fmt: skip
-    learner = replace(ctx.learner_spec, weight_norm=weight_norm, randomize_widths=method.randomize_widths)
+    base = learner_spec(method.learner) if method.learner else ctx.learner_spec
+    learner = replace(base, weight_norm=weight_norm, randomize_widths=method.randomize_widths)
     return gtn, generator, meta, learner
 
 
@@ -54,7 +55,8 @@ def _accuracies(evaluation: Evaluation) -> dict[str, float]:
 
 def _transfer(gtn: GTN, target: TransferLearner, method: GTNMethod, ctx: TrialContext, seeds: list[int]) -> dict:
     """A learner unlike the meta-training one: accuracy after T steps on the GTN vs on tuned real data."""
-    spec = LearnerSpec(target.name, tuple(target.widths) if target.widths else None, gtn.generator_spec.weight_norm)
+    spec = LearnerSpec(target.name, tuple(target.widths) if target.widths else None, gtn.generator_spec.weight_norm,
+                       arch=target.arch)  # fmt: skip
     on_gtn = evaluate_teacher(gtn, spec, ctx.dataset, seeds, ctx.device)
     grid = list(itertools.product(method.transfer_baseline_lr, method.transfer_baseline_momentum, ["linear"]))
     on_real = [tuned_training(spec, ctx.dataset, gtn.spec.inner_steps, gtn.spec.batch_size, grid, seed, ctx.device)
@@ -65,9 +67,9 @@ def _transfer(gtn: GTN, target: TransferLearner, method: GTNMethod, ctx: TrialCo
 
 
 def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
-    gtn_spec, generator_spec, meta_config, learner_spec = specs(trial, method, ctx)
+    gtn_spec, generator_spec, meta_config, meta_learner = specs(trial, method, ctx)
     dataset, device = ctx.dataset, ctx.device
-    eval_spec = replace(learner_spec, randomize_widths=False)
+    eval_spec = replace(meta_learner, randomize_widths=False)
     eval_seeds = [EVAL_SEED_OFFSET + 1000 * trial.seed + i for i in range(method.eval_learners)]
     details: dict = {"inner_steps": gtn_spec.inner_steps, "curriculum": gtn_spec.curriculum,
                      "weight_norm": generator_spec.weight_norm, "eval_learners": method.eval_learners}  # fmt: skip
@@ -82,7 +84,7 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(device)
         checkpoint = artifacts / "gtn.pt"
-        trainer = MetaTrainer(gtn_spec, generator_spec, meta_config, learner_spec, dataset, trial.seed, device,
+        trainer = MetaTrainer(gtn_spec, generator_spec, meta_config, meta_learner, dataset, trial.seed, device,
                               checkpoint)  # fmt: skip
         state = trainer.run()
         gtn = trainer.gtn
@@ -94,7 +96,7 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
             meta_loss="final" if not meta_config.step_loss_every else
             f"mean of the final loss and the losses after every {meta_config.step_loss_every} inner steps",
             peak_memory="CUDA max allocated" if device.startswith("cuda") else "process peak RSS",
-            validation=state.history, meta_losses=state.losses,
+            validation=state.history, meta_losses=state.losses, resumed_at=state.resumed_at,
         )  # fmt: skip
 
     final = evaluate_teacher(gtn, eval_spec, dataset, eval_seeds, device)

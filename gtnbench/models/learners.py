@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from gtnbench.models.layers import LEAKY_SLOPE, MeanOnlyBatchNorm, conv3x3, linear
+from gtnbench.models.nb201 import CellNetwork, random_cell
 
 
 class MnistLearner(nn.Module):
@@ -61,17 +62,34 @@ class CifarLearner(nn.Module):
         return self.features(x)
 
 
-LEARNERS: dict[str, type[nn.Module]] = {"mnist-paper": MnistLearner, "cifar10-paper": CifarLearner}
+class CellLearner(CellNetwork):
+    """A NAS-Bench-201 cell network as a learner: widths = (C, N); the cell is `arch`, or drawn at
+    random from the learner's seed (so that a GTN meta-trained on them is not tuned to one architecture).
+    Its layers are not weight-normalised: it is the benchmark's own network, batch norm included."""
+
+    default_widths = (16, 5)
+
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, arch=None,
+                 seed=0):  # fmt: skip
+        channels, cells = widths
+        cell = arch or random_cell(torch.Generator().manual_seed(seed))
+        super().__init__(cell, channels, cells, num_classes, in_shape[0], device, generator)
+
+
+LEARNERS: dict[str, type[nn.Module]] = {"mnist-paper": MnistLearner, "cifar10-paper": CifarLearner,
+                                        "nb201-cell": CellLearner}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class LearnerSpec:
-    """Which learner to build: registry name, widths (None: the paper's), weight norm, width randomisation."""
+    """Which learner to build: registry name, widths (None: the paper's), weight norm, width randomisation,
+    and for `nb201-cell` the cell (None: a random cell per seed)."""
 
     name: str
     widths: tuple[int, ...] | None = None
     weight_norm: bool = True
     randomize_widths: bool = False
+    arch: str | None = None
 
     def base_widths(self) -> tuple[int, ...]:
         return tuple(self.widths) if self.widths else LEARNERS[self.name].default_widths
@@ -106,6 +124,8 @@ def build_learner(
     """A freshly initialised learner. Same seed and device: same widths and weights."""
     if spec.name not in LEARNERS:
         raise ValueError(f"unknown learner {spec.name!r}; known: {', '.join(LEARNERS)}")
-    widths = sample_widths(spec, torch.Generator().manual_seed(seed))
     init = torch.Generator(device=device).manual_seed(seed)
+    if spec.name == "nb201-cell":
+        return CellLearner(spec.base_widths(), in_shape, num_classes, init, device=device, arch=spec.arch, seed=seed)
+    widths = sample_widths(spec, torch.Generator().manual_seed(seed))
     return LEARNERS[spec.name](widths, in_shape, num_classes, init, spec.weight_norm, device)

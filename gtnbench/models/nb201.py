@@ -79,6 +79,15 @@ def active_edges(ops: Sequence[str]) -> frozenset[int]:
     return frozenset(active)
 
 
+def random_cell(generator: torch.Generator) -> tuple[str, ...]:
+    """Six ops drawn uniformly from OPS (redrawn while the cell is disconnected): a uniform draw
+    from the connected cells of the space, without the table."""
+    while True:
+        ops = tuple(OPS[int(i)] for i in torch.randint(0, len(OPS), (len(EDGES),), generator=generator))
+        if active_edges(ops):
+            return ops
+
+
 def relu_conv_bn(cin: int, cout: int, kernel: int, stride: int, track: bool, device: Device) -> nn.Sequential:
     return nn.Sequential(
         nn.ReLU(),
