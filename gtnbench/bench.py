@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from torch.func import functional_call
 from gtnbench.data.datasets import ImageDataset, Split
 from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.meta import MetaConfig, MetaTrainer, frozen, peak_memory_mb
-from gtnbench.methods.base import synchronize
+from gtnbench.device import synchronize
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.teachers.base import Lesson
@@ -180,4 +181,37 @@ def bench_nb201(device: str, archs: int = 8, steps: int = 128, batch_size: int =
                      "training_seconds": sum(scores.seconds[str(steps)] for scores in last),
                      "peak_memory_mb": peak_memory_mb(device)})  # fmt: skip
     rows[1]["ratio_batched_to_one_at_a_time"] = rows[0]["seconds_median"] / rows[1]["seconds_median"]
+    return rows
+
+
+def bench_executors(suite_name: str, scale: str, data_root: Path, workers: tuple[int, ...] = (1, 2, 4)) -> list[dict[str, Any]]:
+    """A whole suite run in-process and on local Ray clusters of 1, 2, 4 ... worker CPUs: seconds,
+    trials per second, and the ratio to in-process (the executor's overhead and scaling)."""
+    import tempfile
+
+    import ray
+    from rich.console import Console
+
+    from gtnbench.executors import RayExecutor, RayOptions
+    from gtnbench.runner import run_suite
+    from gtnbench.suite import find_suite
+
+    suite = find_suite(suite_name)
+    quiet = Console(quiet=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        runs = [("in-process", None, None)] + [(f"ray-{n}-workers", n, RayExecutor(RayOptions())) for n in workers]
+        for name, cpus, executor in runs:
+            if cpus:
+                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+            start = time.perf_counter()
+            summary = run_suite(suite, scale, "cpu", data_root, Path(scratch) / name, console=quiet, executor=executor)
+            seconds = time.perf_counter() - start
+            if cpus:
+                ray.shutdown()
+            rows.append({"benchmark": f"executor-{name}", "suite": suite_name, "scale": scale, "trials": summary.total,
+                         "seconds_median": seconds, "seconds_all": [seconds],
+                         "trials_per_second": summary.total / seconds})  # fmt: skip
+    for row in rows[1:]:
+        row["ratio_to_in_process"] = row["seconds_median"] / rows[0]["seconds_median"]
     return rows

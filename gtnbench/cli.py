@@ -244,25 +244,37 @@ def cmd_data_verify(args: argparse.Namespace) -> int:
 
 
 # -- bench -----------------------------------------------------------------------------------------
+DERIVED = (("steps_per_second", "{:.1f} steps/s"), ("archs_per_second", "{:.3f} archs/s"),
+           ("trials_per_second", "{:.2f} trials/s"), ("ratio_ours_to_reference", "ours/reference {:.2f}"),
+           ("ratio_batched_to_one_at_a_time", "batched speed-up {:.2f}"), ("ratio_to_in_process", "time vs in-process {:.2f}"),
+           ("peak_memory_mb", "peak {:.0f} MiB"))  # fmt: skip
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gtnbench.bench import bench_gtn, bench_learners, environment
+    from gtnbench.bench import bench_executors, bench_gtn, bench_learners, bench_nb201, environment
     from gtnbench.environment import default_device
 
     device = args.device or default_device()
     if args.target == "learner":
         rows = bench_learners(device, steps=args.steps, repeats=args.repeats)
-    else:
+    elif args.target == "gtn":
         rows = bench_gtn(device, args.dataset, args.steps, block_size=args.block_size, repeats=args.repeats)
+    elif args.target == "nb201":
+        rows = bench_nb201(device, args.archs, args.steps, channels=args.channels, cells=args.cells,
+                           repeats=args.repeats)  # fmt: skip
+    else:
+        from gtnbench.data.paths import resolve_data_root
+
+        rows = bench_executors(args.suite, "smoke", resolve_data_root(args.data_root))
     env = environment(device)
     table = Table(title=f"gtnbench bench {args.target} on {env['device_name']} (torch {env['versions']['torch']})")
     for column in ("benchmark", "setting", "median (ms)", "derived"):
         table.add_column(column)
     for row in rows:
-        setting = ", ".join(f"{k}={row[k]}" for k in ("learner", "dataset", "steps", "inner_steps", "batch_size",
-                                                      "block_size") if k in row)  # fmt: skip
+        setting = ", ".join(f"{k}={row[k]}" for k in ("learner", "dataset", "suite", "archs", "steps", "inner_steps",
+                                                      "batch_size", "block_size", "channels", "cells") if k in row)  # fmt: skip
         derived = ", ".join(
-            text for key, text in (("steps_per_second", "{:.1f} steps/s"), ("ratio_ours_to_reference", "ours/reference {:.2f}"),
-                                   ("peak_memory_mb", "peak {:.0f} MiB")) if key in row for text in [text.format(row[key])]
+            text.format(row[key]) for key, text in DERIVED if key in row
         )  # fmt: skip
         table.add_row(row["benchmark"], setting, f"{row['seconds_median'] * 1000:.1f}", derived)
     console.print(table)
@@ -398,16 +410,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data folder (default: $GTNBENCH_DATA, else ~/.cache/gtnbench/data)")
     p.set_defaults(func=cmd_data_verify)
 
-    p = sub.add_parser("bench", help="time the inner loop on this device: learners, GTN meta-training",
+    p = sub.add_parser("bench", help="time the inner loop on this device: learners, GTN, NAS proxies, executors",
                        description="learner: time to train each paper learner for --steps steps (batch 128). "
                        "gtn: paper-size generator and learner: training a learner on a GTN, one outer "
                        "meta-training iteration, and the same iteration as a bare reference loop (the ratio "
-                       "is the overhead of the shared loop). Timings belong here, never in tests.")  # fmt: skip
-    p.add_argument("target", nargs="?", default="learner", choices=("learner", "gtn"))
+                       "is the overhead of the shared loop). nb201: train-based proxy throughput, one cell at a "
+                       "time and --archs cells at once (vmapped super-network). executors: a suite's smoke scale "
+                       "in-process and on local Ray clusters of 1, 2, 4 CPUs. Timings belong here, never in tests.")  # fmt: skip
+    p.add_argument("target", nargs="?", default="learner", choices=("learner", "gtn", "nb201", "executors"))
     p.add_argument("--device", help="torch device (default: cuda if available)")
     p.add_argument("--steps", type=int, default=32, help="inner steps (default 32)")
     p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist", help="gtn: image size and learner")
     p.add_argument("--block-size", type=int, default=0, help="gtn: gradient checkpointing block (0: off)")
+    p.add_argument("--archs", type=int, default=8, help="nb201: architectures trained (default 8)")
+    p.add_argument("--channels", type=int, default=16, help="nb201: C of the cell network (default 16)")
+    p.add_argument("--cells", type=int, default=5, help="nb201: N of the cell network (default 5)")
+    p.add_argument("--suite", default="smoke", help="executors: the suite run at its smoke scale (default smoke)")
+    p.add_argument("--data-root", help="executors: data folder (default: $GTNBENCH_DATA, else the cache)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", help="also write the results as JSON to this file (e.g. results/bench/<device>.json)")
     p.set_defaults(func=cmd_bench)

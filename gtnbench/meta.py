@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 
+from gtnbench.device import synchronize
 from gtnbench.data.augment import random_crop_flip
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.errors import GtnbenchError, TrialFailed
@@ -109,10 +110,10 @@ def evaluate_teacher(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset,
         for seed in seeds:
             learner = build_learner(learner_spec, dataset.image_shape, dataset.num_classes, seed, device)
             lesson = gtn.lesson(steps, torch.Generator(device=device).manual_seed(seed))
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
             outcome = train(learner, initial_params(learner), lesson)
-            _sync(device)
+            synchronize(device)
             seconds.append(time.perf_counter() - start)
             vals.append(accuracy(learner, outcome.params, dataset.val.x, dataset.val.y))
             tests.append(accuracy(learner, outcome.params, dataset.test.x, dataset.test.y))
@@ -133,11 +134,6 @@ def teacher_curve(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, se
         lesson = gtn.lesson(steps, torch.Generator(device=device).manual_seed(seed))
         outcome = train(learner, initial_params(learner), lesson, observe=observe, observe_at=curve_points(steps))
     return [{"step": t, "val_acc": v.item(), "test_acc": s.item()} for t, (v, s) in sorted(outcome.observed.items())]
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(device)
 
 
 def _real_batch(dataset: ImageDataset, size: int, rng: torch.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -248,7 +244,7 @@ class MetaTrainer:
             it = self.state.iteration
             boundary = it % config.validate_every == 0 or it % config.checkpoint_every == 0
             if boundary or it == config.outer_iterations:
-                _sync(self.device)
+                synchronize(self.device)
             self.state.seconds += time.perf_counter() - start
             if boundary or it == config.outer_iterations:
                 self._flush(pending)

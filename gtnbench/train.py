@@ -52,7 +52,8 @@ def accuracy(learner: nn.Module, params: Params, x: torch.Tensor, y: torch.Tenso
     return correct / x.shape[0]
 
 
-def _sgd_momentum(params, buffers, grads, lr, momentum):
+def sgd_momentum_step(params, buffers, grads, lr, momentum):
+    """Heavy-ball SGD on lists of tensors: buf = momentum * buf + grad; param = param - lr * buf."""
     buffers = [momentum * b + g for b, g in zip(buffers, grads)]
     return [p - lr * b for p, b in zip(params, buffers)], buffers
 
@@ -100,10 +101,10 @@ def train(
             grads = torch.autograd.grad(loss, current, create_graph=differentiable, allow_unused=True,
                                         materialize_grads=True)  # fmt: skip
             if differentiable:
-                current, momenta = _sgd_momentum(current, momenta, grads, lesson.lrs[t], lesson.momenta[t])
+                current, momenta = sgd_momentum_step(current, momenta, grads, lesson.lrs[t], lesson.momenta[t])
             else:
                 with torch.no_grad():
-                    current, momenta = _sgd_momentum(current, momenta, grads, lesson.lrs[t], lesson.momenta[t])
+                    current, momenta = sgd_momentum_step(current, momenta, grads, lesson.lrs[t], lesson.momenta[t])
                 current = [p.requires_grad_() for p in current]
             done = t + 1
             if step_loss is not None and step_loss_every and done % step_loss_every == 0:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,11 @@ from gtnbench.errors import GtnbenchError
 from gtnbench.store import read_run
 from gtnbench.suite import parse_suite
 from tests.conftest import REPO, TINY_SUITE, make_mnist
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 FUZZ_EXAMPLES = int(os.environ.get("GTNBENCH_FUZZ_EXAMPLES", "150"))
 KILLS = int(os.environ.get("GTNBENCH_KILLS", "2"))

@@ -38,9 +38,3 @@ def learner_spec(learner: LearnerConfig) -> LearnerSpec:
 class TrialResult:
     metrics: dict[str, float]  # headline numbers (accuracies as fractions, seconds)
     details: dict[str, Any] = field(default_factory=dict)  # chosen settings, tuning grid, curves
-
-
-def synchronize(device: str) -> None:
-    """Wait for queued device work; only around timings, never inside a training loop."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(device)

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from gtnbench.data.datasets import ImageDataset
-from gtnbench.methods.base import TrialContext, TrialResult, synchronize
+from gtnbench.device import synchronize
+from gtnbench.methods.base import TrialContext, TrialResult
 from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.suite import RealMethod, Trial
 from gtnbench.teachers.real import RealDataTeacher

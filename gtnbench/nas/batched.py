@@ -21,9 +21,10 @@ from torch.func import functional_call, grad, vmap
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.models.nb201 import (EDGES, OPS, CellNetwork, ResidualReduction, active_edges, arch_str, edge_key,
                                    relu_conv_bn)  # fmt: skip
-from gtnbench.nas.proxies import ProxyScores, _sync, build_network
+from gtnbench.device import synchronize
+from gtnbench.nas.proxies import ProxyScores, build_network
 from gtnbench.teachers.base import Lesson, Teacher
-from gtnbench.train import EVAL_BATCH, Params, _sgd_momentum
+from gtnbench.train import EVAL_BATCH, Params, sgd_momentum_step
 
 CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
 _POOL = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
@@ -131,7 +132,7 @@ def train_batch(supernet: SuperNetwork, params: Params, masks: torch.Tensor, les
     for t in range(lesson.steps):
         x, y = lesson.batch(t)
         grads = gradients(dict(zip(names, state)), masks, x, y)
-        state, buffers = _sgd_momentum(state, buffers, [grads[n] for n in names], lesson.lrs[t], lesson.momenta[t])
+        state, buffers = sgd_momentum_step(state, buffers, [grads[n] for n in names], lesson.lrs[t], lesson.momenta[t])
         if observe is not None and t + 1 in observe_at:
             observe(t + 1, dict(zip(names, state)))
     return dict(zip(names, state))
@@ -174,14 +175,14 @@ def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], data
     evaluation = [0.0]
 
     def observe(t: int, current: Params) -> None:
-        _sync(device)
+        synchronize(device)
         elapsed[t] = time.perf_counter() - start - evaluation[0]
         before = time.perf_counter()
         accuracies[t] = batch_accuracy(supernet, current, masks, x, y)
-        _sync(device)
+        synchronize(device)
         evaluation[0] += time.perf_counter() - before
 
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     train_batch(supernet, params, masks, lesson, observe, tuple(steps))
     results = [ProxyScores(arch, arch_str(net.ops)) for arch, net in zip(archs, nets)]

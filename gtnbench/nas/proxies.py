@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from gtnbench.device import synchronize
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.errors import TrialFailed
 from gtnbench.models.nb201 import CellNetwork, arch_str, parse_arch
@@ -39,11 +40,6 @@ def build_network(arch: int, channels: int, cells: int, dataset: ImageDataset, s
     return net
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(device)
-
-
 def train_based(arch: int, teacher: Teacher, steps: list[int], dataset: ImageDataset, channels: int, cells: int,
                 seed: int, device: str, eval_size: int | None = None) -> ProxyScores:  # fmt: skip
     """Validation accuracy after each of `steps` training steps on the teacher (one run, read out
@@ -56,14 +52,14 @@ def train_based(arch: int, teacher: Teacher, steps: list[int], dataset: ImageDat
     evaluation = [0.0]
 
     def observe(t: int, params) -> None:
-        _sync(device)
+        synchronize(device)
         elapsed[t] = time.perf_counter() - start - evaluation[0]
         before = time.perf_counter()
         accuracies[t] = accuracy(net, params, x, y)
-        _sync(device)
+        synchronize(device)
         evaluation[0] += time.perf_counter() - before
 
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     train(net, initial_params(net), lesson, observe=observe, observe_at=tuple(steps))
     result = ProxyScores(arch, arch_str(net.ops))
@@ -88,9 +84,9 @@ def training_free(arch: int, proxies: list[str], dataset: ImageDataset, batch_si
         "synflow": lambda: synflow_score(net, dataset.image_shape),
     }
     for proxy in proxies:
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         result.scores[proxy] = compute[proxy]()
-        _sync(device)
+        synchronize(device)
         result.seconds[proxy] = time.perf_counter() - start
     return result
