@@ -265,7 +265,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from gtnbench.data.paths import resolve_data_root
 
-        rows = bench_executors(args.suite, "smoke", resolve_data_root(args.data_root))
+        rows = bench_executors(args.suite, "smoke", resolve_data_root(args.data_root), tuple(args.workers))
     env = environment(device)
     table = Table(title=f"gtnbench bench {args.target} on {env['device_name']} (torch {env['versions']['torch']})")
     for column in ("benchmark", "setting", "median (ms)", "derived"):
@@ -426,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=int, default=16, help="nb201: C of the cell network (default 16)")
     p.add_argument("--cells", type=int, default=5, help="nb201: N of the cell network (default 5)")
     p.add_argument("--suite", default="smoke", help="executors: the suite run at its smoke scale (default smoke)")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="executors: Ray cluster sizes (CPUs)")
     p.add_argument("--data-root", help="executors: data folder (default: $GTNBENCH_DATA, else the cache)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", help="also write the results as JSON to this file (e.g. results/bench/<device>.json)")

@@ -467,13 +467,10 @@ def load_suite(path: Path) -> Suite:
 
 
 def bundled_suite_dir() -> Path:
-    """The suites shipped with the package (installed), or the checkout's suites/ (PYTHONPATH=. use)."""
-    from importlib.resources import files
-
-    try:
-        return Path(str(files("gtnbench.suites")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "suites"
+    """The suites shipped inside the installed package, or the checkout's suites/ (editable or PYTHONPATH=. use)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "suites"
+    return installed if installed.is_dir() else package.parent / "suites"
 
 
 def suite_paths(extra: list[Path] | None = None) -> dict[str, Path]:
