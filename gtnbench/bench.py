@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from gtnbench.data.datasets import ImageDataset, Split
+from gtnbench.device import synchronize
 from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.meta import MetaConfig, MetaTrainer, frozen, peak_memory_mb
-from gtnbench.device import synchronize
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.teachers.base import Lesson

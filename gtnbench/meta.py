@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import torch
 
-from gtnbench.device import synchronize
 from gtnbench.data.augment import random_crop_flip
 from gtnbench.data.datasets import ImageDataset
+from gtnbench.device import synchronize
 from gtnbench.errors import GtnbenchError, TrialFailed
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner

@@ -48,10 +48,10 @@ def _pair(proxy: ArrayLike, truth: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _correlation_defined(x: np.ndarray, y: np.ndarray) -> bool:
-    """At least 3 points, no NaN, neither input constant."""
+    """At least 3 points, no NaN, neither input constant (infinite scores, such as NASWOT's -inf, rank fine)."""
     if len(x) < 3 or np.isnan(x).any() or np.isnan(y).any():
         return False
-    return bool(np.ptp(x) > 0 and np.ptp(y) > 0)
+    return bool(np.unique(x).size > 1 and np.unique(y).size > 1)
 
 
 def spearman(proxy: ArrayLike, truth: ArrayLike) -> float:
@@ -67,9 +67,10 @@ def kendall(proxy: ArrayLike, truth: ArrayLike) -> float:
 
 
 def pearson(proxy: ArrayLike, truth: ArrayLike) -> float:
-    """Signed Pearson correlation of the raw values."""
+    """Signed Pearson correlation of the raw values (NaN when a value is infinite)."""
     x, y = _pair(proxy, truth)
-    return float(stats.pearsonr(x, y).statistic) if _correlation_defined(x, y) else math.nan
+    finite = np.isfinite(x).all() and np.isfinite(y).all()
+    return float(stats.pearsonr(x, y).statistic) if finite and _correlation_defined(x, y) else math.nan
 
 
 def top_k_count(n: int, k_percent: float) -> int:

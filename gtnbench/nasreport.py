@@ -11,6 +11,7 @@ import numpy as np
 
 from gtnbench.nas.search import BudgetResult
 from gtnbench.nas.table import describe_column, load_table
+from gtnbench.plotting import pyplot, save, style_axis
 from gtnbench.rankcorr import ProxyRow, Speedup, collect, mean_scores, rank_rows, search_curves, speedups, truth_of
 
 KS = (5, 10, 20, 50)
@@ -68,18 +69,9 @@ def rows_csv(rows: list[ProxyRow]) -> str:
     return out.getvalue()
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_scatter(proxies, rows: list[ProxyRow], column: str, path: Path) -> None:
     """Proxy score vs ground truth, one panel per proxy (train-based proxies at their largest budget)."""
-    plt = _pyplot()
+    plt = pyplot()
     largest = {}
     for r in rows:
         key = r.method if r.teacher else r.name
@@ -101,14 +93,12 @@ def plot_scatter(proxies, rows: list[ProxyRow], column: str, path: Path) -> None
             axis.set_yscale("log")
     for axis in list(axes.flat)[len(shown):]:
         axis.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def plot_frontier(rows: list[ProxyRow], path: Path) -> None:
     """Spearman (95 % CI) against seconds per architecture: the speed/quality frontier."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axis = plt.subplots(figsize=(6.8, 4.6))
     by_method: dict[str, list[ProxyRow]] = {}
     for r in rows:
@@ -126,19 +116,13 @@ def plot_frontier(rows: list[ProxyRow], path: Path) -> None:
             if m.steps and m.teacher:
                 axis.annotate(str(m.steps), (m.seconds, m.metrics["spearman"]), fontsize=7, xytext=(3, 3),
                               textcoords="offset points")  # fmt: skip
-    axis.set_xscale("log")
-    axis.set_xlabel("seconds per architecture")
-    axis.set_ylabel("Spearman with ground truth")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    style_axis(axis, "seconds per architecture", "Spearman with ground truth", log_x=True, legend_size=7)
+    save(fig, path)
 
 
 def plot_search(budgets: list[float], results: dict[str, list[BudgetResult]], path: Path) -> None:
     """Regret (best cell minus the chosen cell's ground truth) of proxy-guided random search vs budget."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axis = plt.subplots(figsize=(6.8, 4.6))
     for name, curve in results.items():
         points = [(b.budget_seconds, b.regret.mean, b.regret.std) for b in curve if b.n_evaluated > 0]
@@ -146,14 +130,9 @@ def plot_search(budgets: list[float], results: dict[str, list[BudgetResult]], pa
             xs, ys, sd = zip(*points)
             axis.plot(xs, ys, marker=".", label=name)
             axis.fill_between(xs, np.array(ys) - sd, np.array(ys) + sd, alpha=0.12)
-    axis.set_xscale("log")
-    axis.set_xlabel("search budget (seconds of proxy evaluation)")
-    axis.set_ylabel("regret (percentage points)")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    style_axis(axis, "search budget (seconds of proxy evaluation)", "regret (percentage points)", log_x=True,
+               legend_size=7)  # fmt: skip
+    save(fig, path)
 
 
 def search_markdown(budgets: list[float], results: dict[str, list[BudgetResult]]) -> str:

@@ -14,6 +14,7 @@ from gtnbench.claims import Verdict, judge_all
 from gtnbench.data.names import dataset_label
 from gtnbench.metrics import format_mean_std
 from gtnbench.nasreport import nas_report
+from gtnbench.plotting import pyplot, save, style_axis
 from gtnbench.store import RunContents
 
 METRIC_TITLES = {"test_acc": "test acc (%)", "val_acc": "val acc (%)", "train_seconds": "train time (s)"}
@@ -91,19 +92,10 @@ def latex_table(table: list[Cell]) -> str:
     return out.getvalue()
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_accuracy_vs_steps(table: list[Cell], path: Path) -> None:
     """Final test accuracy vs training steps per method (markers, mean ± std over seeds), and within-run
     curves (dashed: accuracy after t steps of one training run, e.g. of a GTN-taught learner)."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = _group(table)
     fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4), squeeze=False)
     for axis, ((suite, scale, dataset), group) in zip(axes[0], groups.items()):
@@ -119,20 +111,14 @@ def plot_accuracy_vs_steps(table: list[Cell], path: Path) -> None:
                 if len(cell.curve) > 1:
                     axis.plot([p[0] for p in cell.curve], [100 * p[1] for p in cell.curve], "--", alpha=0.6,
                               color=colour if points else None)  # fmt: skip
-        axis.set_xscale("log", base=2)
-        axis.set_xlabel("training steps (dashed: within one run)")
-        axis.set_ylabel("test accuracy (%)")
         axis.set_title(f"{suite} ({scale}), {dataset_label(dataset)}")
-        axis.grid(True, which="both", alpha=0.3)
-        axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        style_axis(axis, "training steps (dashed: within one run)", "test accuracy (%)", log_x=2)
+    save(fig, path)
 
 
 def plot_meta_training(table: list[Cell], path: Path) -> None:
     """GTN meta-training: test accuracy of a fresh learner trained on the GTN vs outer iteration."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = {k: [c for c in g if c.meta_curve] for k, g in _group(table).items()}
     groups = {k: g for k, g in groups.items() if g}
     fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4), squeeze=False)
@@ -143,14 +129,9 @@ def plot_meta_training(table: list[Cell], path: Path) -> None:
             sd = [100 * p[2] for p in cell.meta_curve]
             axis.plot(xs, ys, label=f"{cell.method} (n={cell.seeds})")
             axis.fill_between(xs, [y - e for y, e in zip(ys, sd)], [y + e for y, e in zip(ys, sd)], alpha=0.2)
-        axis.set_xlabel("outer iteration")
-        axis.set_ylabel("test accuracy after T inner steps (%)")
         axis.set_title(f"{suite} ({scale}), {dataset_label(dataset)}: meta-training")
-        axis.grid(True, alpha=0.3)
-        axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        style_axis(axis, "outer iteration", "test accuracy after T inner steps (%)")
+    save(fig, path)
 
 
 GTN_COLUMNS = (("untrained_test_acc", "untrained GTN test (%)", 100.0, 2), ("outer_iteration_seconds",

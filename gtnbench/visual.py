@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from gtnbench.data.datasets import MEAN_STD
+from gtnbench.plotting import pyplot, save
 from gtnbench.teachers.gtn import GTN
 
 MAX_ROWS = 64
@@ -22,11 +23,9 @@ def to_pixels(images: torch.Tensor) -> torch.Tensor:
 
 def save_sample_grid(gtn: GTN, path: Path, title: str) -> Path:
     """Rows: curriculum steps (at most 64, evenly spaced); columns: the first image of each class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
+
+    plt = pyplot()
 
     images, labels = gtn.samples()
     classes = gtn.generator_spec.num_classes
@@ -44,8 +43,5 @@ def save_sample_grid(gtn: GTN, path: Path, title: str) -> Path:
     axis.set_xticks([width / classes * (c + 0.5) for c in range(classes)], [str(c) for c in range(classes)])
     axis.set_xlabel("label")
     axis.set_title(f"{title}\ncurriculum: {gtn.spec.curriculum}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path, dpi=100)
     return path

@@ -76,7 +76,7 @@ def test_cifar10_fewstep_smoke_labels_the_jpeg_copy_and_judges_nothing(tmp_path,
     check = gtnbench("check", str(run), cwd=REPO, root=data_root)
     assert "C5" in check.stdout and "CIFAR-10 (JPEG copy)" in check.stdout
     report = gtnbench("report", str(run), cwd=REPO, root=data_root)
-    assert "CIFAR-10 (JPEG copy)" in (run / "report" / "summary.md").read_text()
+    assert report.returncode == 0 and "CIFAR-10 (JPEG copy)" in (run / "report" / "summary.md").read_text()
 
 
 def test_nb201_gtn_smoke_prints_verdicts_for_c6_to_c8(tmp_path, data_root):

@@ -1,6 +1,5 @@
 """GTN: curricula, the exact meta-gradient, meta-training, checkpoints and the divergence guard."""
 
-import copy
 
 import pytest
 import torch

@@ -5,8 +5,16 @@ import torch
 from torch.func import functional_call
 
 from gtnbench.data.datasets import ImageDataset, Split
-from gtnbench.nas.batched import (SuperNetwork, arch_mask, batch_logits, stack_params, super_name, train_batch,
-                                  train_based_batch, unstack_params)
+from gtnbench.nas.batched import (
+    SuperNetwork,
+    arch_mask,
+    batch_logits,
+    stack_params,
+    super_name,
+    train_based_batch,
+    train_batch,
+    unstack_params,
+)
 from gtnbench.nas.proxies import build_network, train_based
 from gtnbench.nas.table import load_table
 from gtnbench.teachers.real import RealDataTeacher

@@ -1,6 +1,5 @@
 """NAS-Bench-201 suites end to end on fixture data: sampling, proxies, rank correlations, report."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,6 @@ from rich.console import Console
 
 from gtnbench import runner
 from gtnbench.errors import GtnbenchError, SuiteError, TrialFailed
-from gtnbench.models import nb201
 from gtnbench.nas import proxies
 from gtnbench.nas.sampling import disconnected, sample_architectures
 from gtnbench.nas.table import load_table

@@ -12,7 +12,6 @@ from rich.console import Console
 from gtnbench.runner import run_suite
 from gtnbench.store import read_run
 from gtnbench.suite import load_suite
-from tests.conftest import TINY_SUITE
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")

@@ -131,8 +131,9 @@ def test_merge_refuses_other_configurations_and_conflicting_records(tiny_suite, 
 
 
 def test_batches_group_cells_of_one_method_and_seed():
-    from gtnbench.suite import Trial, parse_suite
     from pathlib import Path
+
+    from gtnbench.suite import parse_suite
 
     text = """
 name = "b"

@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
+from gtnbench.data.datasets import Split
 from gtnbench.teachers.base import Lesson
 from gtnbench.teachers.real import RealDataTeacher, epoch_batches
 from gtnbench.teachers.schedules import learning_rates
-from gtnbench.data.datasets import Split
 from gtnbench.train import accuracy, initial_params, loss_on, train
 
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.models.learners import LearnerSpec
 from gtnbench.suite import LearnerConfig, SuiteConfig
@@ -24,9 +22,6 @@ class TrialContext:
     @property
     def learner_spec(self) -> LearnerSpec:
         return learner_spec(self.config.learner)
-
-    def generator(self, seed: int) -> torch.Generator:
-        return torch.Generator(device=self.device).manual_seed(seed)
 
 
 def learner_spec(learner: LearnerConfig) -> LearnerSpec:

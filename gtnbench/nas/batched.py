@@ -19,9 +19,17 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from gtnbench.data.datasets import ImageDataset
-from gtnbench.models.nb201 import (EDGES, OPS, CellNetwork, ResidualReduction, active_edges, arch_str, edge_key,
-                                   relu_conv_bn)  # fmt: skip
 from gtnbench.device import synchronize
+from gtnbench.models.nb201 import (
+    EDGES,
+    OPS,
+    CellNetwork,
+    ResidualReduction,
+    active_edges,
+    arch_str,
+    edge_key,
+    relu_conv_bn,  # fmt: skip
+)
 from gtnbench.nas.proxies import ProxyScores, build_network
 from gtnbench.teachers.base import Lesson, Teacher
 from gtnbench.train import EVAL_BATCH, Params, sgd_momentum_step

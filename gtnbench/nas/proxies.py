@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from gtnbench.device import synchronize
 from gtnbench.data.datasets import ImageDataset
+from gtnbench.device import synchronize
 from gtnbench.errors import TrialFailed
 from gtnbench.models.nb201 import CellNetwork, arch_str, parse_arch
 from gtnbench.nas.table import load_table
