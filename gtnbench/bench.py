@@ -1,6 +1,8 @@
 """Benchmarks: how fast the shared inner loop trains each learner on the current device.
 
-Timings live here, never in tests. Every result names its device and library versions.
+Timings live here, never in tests. Every result names its device and library versions. Each
+benchmark yields its rows one at a time, so that a long run shows (and keeps) what it has
+measured when a later measurement fails or runs out of memory.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -15,7 +18,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from gtnbench.data.datasets import ImageDataset, Split
-from gtnbench.device import synchronize
+from gtnbench.device import FLOAT32, synchronize
 from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.meta import MetaConfig, MetaTrainer, frozen, peak_memory_mb
 from gtnbench.models.generator import GeneratorSpec
@@ -34,9 +37,11 @@ def fixed_lesson(x: torch.Tensor, y: torch.Tensor, steps: int) -> Lesson:
                   torch.full((steps,), 0.5, device=device))  # fmt: skip
 
 
-def time_call(fn, device: str, repeats: int) -> list[float]:
-    """Wall-clock seconds of `repeats` calls of fn after one warm-up call, synchronised."""
-    fn()
+def time_call(fn, device: str, repeats: int, warmup: bool = True) -> list[float]:
+    """Wall-clock seconds of `repeats` calls of fn, synchronised, after one untimed warm-up call
+    (allocator, cuDNN autotuning, lazy initialisation) unless `warmup` is False."""
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         synchronize(device)
@@ -47,17 +52,17 @@ def time_call(fn, device: str, repeats: int) -> list[float]:
     return times
 
 
-def bench_learners(device: str, steps: int = 32, batch_size: int = 128, repeats: int = 5) -> list[dict[str, Any]]:
-    rows = []
+def bench_learners(device: str, steps: int = 32, batch_size: int = 128, repeats: int = 5,
+                   warmup: bool = True) -> Iterator[dict[str, Any]]:  # fmt: skip
     for name, shape in LEARNER_INPUTS.items():
         generator = torch.Generator(device=device).manual_seed(0)
         x = torch.randn((batch_size, *shape), generator=generator, device=device)
         y = torch.randint(0, 10, (batch_size,), generator=generator, device=device)
         learner = build_learner(LearnerSpec(name), shape, 10, seed=0, device=device)
         lesson = fixed_lesson(x, y, steps)
-        times = time_call(lambda: train(learner, initial_params(learner), lesson), device, repeats)
+        times = time_call(lambda: train(learner, initial_params(learner), lesson), device, repeats, warmup)
         median = statistics.median(times)
-        rows.append({
+        yield {
             "benchmark": "learner-train",
             "learner": name,
             "steps": steps,
@@ -65,13 +70,12 @@ def bench_learners(device: str, steps: int = 32, batch_size: int = 128, repeats:
             "seconds_median": median,
             "seconds_all": times,
             "steps_per_second": steps / median,
-        })  # fmt: skip
-    return rows
+        }  # fmt: skip
 
 
 def environment(device: str) -> dict[str, Any]:
     return {"device": device, "device_name": device_name(device), "code_version": code_version(),
-            "versions": library_versions(), "threads": torch.get_num_threads()}  # fmt: skip
+            "versions": library_versions(), "threads": torch.get_num_threads(), "precision": FLOAT32}  # fmt: skip
 
 
 def _random_dataset(shape: tuple[int, int, int], count: int, device: str) -> ImageDataset:
@@ -102,9 +106,11 @@ def reference_outer_iteration(gtn: GTN, learner: torch.nn.Module, x: torch.Tenso
 
 
 def bench_gtn(device: str, dataset: str = "mnist", inner_steps: int = 32, batch_size: int = 128, block_size: int = 0,
-              repeats: int = 3) -> list[dict[str, Any]]:  # fmt: skip
-    """Learner training on a GTN (plain loop), one outer iteration (differentiable loop), and the
-    same outer iteration written as a bare reference loop; paper sizes of generator and learner."""
+              repeats: int = 3, warmup: bool = True) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Learner training on a GTN (plain loop), one outer iteration (differentiable loop), and, without
+    gradient checkpointing, the same outer iteration written as a bare reference loop; paper sizes of
+    generator and learner. The reference keeps the whole unrolled graph, so it is only a fair yardstick
+    (and only fits in memory) where our loop does the same: block_size 0."""
     shape, learner_name = ((1, 28, 28), "mnist-paper") if dataset == "mnist" else ((3, 32, 32), "cifar10-paper")
     data = _random_dataset(shape, 4 * batch_size, device)
     meta = MetaTrainer(GTNSpec(inner_steps, batch_size), GeneratorSpec(shape), MetaConfig(block_size=block_size),
@@ -118,7 +124,7 @@ def bench_gtn(device: str, dataset: str = "mnist", inner_steps: int = 32, batch_
 
     def outer_iteration() -> None:
         meta.optimizer.zero_grad(set_to_none=True)
-        meta.meta_loss(0).backward()
+        meta.meta_gradient(0)
         meta.optimizer.step()
 
     x, y = data.train.x[:batch_size], data.train.y[:batch_size]
@@ -128,21 +134,27 @@ def bench_gtn(device: str, dataset: str = "mnist", inner_steps: int = 32, batch_
         reference_outer_iteration(meta.gtn, learner, x, y)
         meta.optimizer.step()
 
-    rows = []
-    for name, fn in (("learner-on-gtn", learner_on_gtn), ("outer-iteration", outer_iteration),
-                     ("outer-iteration-reference-loop", reference)):  # fmt: skip
+    runs = [("learner-on-gtn", learner_on_gtn), ("outer-iteration", outer_iteration)]
+    if block_size == 0:
+        runs.append(("outer-iteration-reference-loop", reference))
+    ours = None
+    for name, fn in runs:
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(device)
-        times = time_call(fn, device, repeats)
-        rows.append({"benchmark": f"gtn-{name}", "dataset": dataset, "inner_steps": inner_steps,
-                     "batch_size": batch_size, "block_size": block_size, "seconds_median": statistics.median(times),
-                     "seconds_all": times, "peak_memory_mb": peak_memory_mb(device)})  # fmt: skip
-    rows[2]["ratio_ours_to_reference"] = rows[1]["seconds_median"] / rows[2]["seconds_median"]
-    return rows
+        times = time_call(fn, device, repeats, warmup)
+        row = {"benchmark": f"gtn-{name}", "dataset": dataset, "inner_steps": inner_steps, "batch_size": batch_size,
+               "block_size": block_size, "seconds_median": statistics.median(times), "seconds_all": times,
+               "peak_memory_mb": peak_memory_mb(device)}  # fmt: skip
+        if name == "outer-iteration":
+            ours = row["seconds_median"]
+        elif name == "outer-iteration-reference-loop":
+            row["ratio_ours_to_reference"] = ours / row["seconds_median"]
+        yield row
 
 
 def bench_nb201(device: str, archs: int = 8, steps: int = 128, batch_size: int = 128, channels: int = 16,
-                cells: int = 5, repeats: int = 1, seed: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+                cells: int = 5, repeats: int = 1, seed: int = 0, warmup: bool = True,
+                batched: bool = True) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Train-based NAS-Bench-201 proxy throughput: `archs` sampled architectures trained `steps` steps on
     random CIFAR-shaped data resident on the device, one at a time (train_based) and all at once
     (train_based_batch: masked super-network, vmap over architectures).
@@ -164,27 +176,32 @@ def bench_nb201(device: str, archs: int = 8, steps: int = 128, batch_size: int =
                                         for arch in chosen],
         "nb201-batched": lambda: train_based_batch(chosen, teacher, [steps], data, channels, cells, seed, device),
     }  # fmt: skip
-    rows = []
+    if not batched:
+        del runs["nb201-batched"]
+    one_at_a_time = None
     for name, run in runs.items():
         last: list = []
 
-        def call(run=run) -> None:
+        def call(run=run, last=last) -> None:
             last[:] = run()  # the scores of the last call, for its training time
 
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(device)
-        times = time_call(call, device, repeats)
+        times = time_call(call, device, repeats, warmup)
         median = statistics.median(times)
-        rows.append({"benchmark": name, "archs": archs, "steps": steps, "batch_size": batch_size,
-                     "channels": channels, "cells": cells, "seconds_median": median, "seconds_all": times,
-                     "archs_per_second": archs / median,
-                     "training_seconds": sum(scores.seconds[str(steps)] for scores in last),
-                     "peak_memory_mb": peak_memory_mb(device)})  # fmt: skip
-    rows[1]["ratio_batched_to_one_at_a_time"] = rows[0]["seconds_median"] / rows[1]["seconds_median"]
-    return rows
+        row = {"benchmark": name, "archs": archs, "steps": steps, "batch_size": batch_size, "channels": channels,
+               "cells": cells, "seconds_median": median, "seconds_all": times, "archs_per_second": archs / median,
+               "training_seconds": sum(scores.seconds[str(steps)] for scores in last),
+               "peak_memory_mb": peak_memory_mb(device)}  # fmt: skip
+        if one_at_a_time is None:
+            one_at_a_time = median
+        else:
+            row["ratio_batched_to_one_at_a_time"] = one_at_a_time / median
+        yield row
 
 
-def bench_executors(suite_name: str, scale: str, data_root: Path, workers: tuple[int, ...] = (1, 2, 4)) -> list[dict[str, Any]]:
+def bench_executors(suite_name: str, scale: str, data_root: Path,
+                    workers: tuple[int, ...] = (1, 2, 4)) -> Iterator[dict[str, Any]]:  # fmt: skip
     """A whole suite run in-process and on local Ray clusters of 1, 2, 4 ... worker CPUs: seconds,
     trials per second, and the ratio to in-process (the executor's overhead and scaling)."""
     import tempfile
@@ -198,7 +215,7 @@ def bench_executors(suite_name: str, scale: str, data_root: Path, workers: tuple
 
     suite = find_suite(suite_name)
     quiet = Console(quiet=True)
-    rows = []
+    in_process = None
     with tempfile.TemporaryDirectory() as scratch:
         runs = [("in-process", None, None)] + [(f"ray-{n}-workers", n, RayExecutor(RayOptions())) for n in workers]
         for name, cpus, executor in runs:
@@ -209,9 +226,10 @@ def bench_executors(suite_name: str, scale: str, data_root: Path, workers: tuple
             seconds = time.perf_counter() - start
             if cpus:
                 ray.shutdown()
-            rows.append({"benchmark": f"executor-{name}", "suite": suite_name, "scale": scale, "trials": summary.total,
-                         "seconds_median": seconds, "seconds_all": [seconds],
-                         "trials_per_second": summary.total / seconds})  # fmt: skip
-    for row in rows[1:]:
-        row["ratio_to_in_process"] = row["seconds_median"] / rows[0]["seconds_median"]
-    return rows
+            row = {"benchmark": f"executor-{name}", "suite": suite_name, "scale": scale, "trials": summary.total,
+                   "seconds_median": seconds, "seconds_all": [seconds], "trials_per_second": summary.total / seconds}
+            if in_process is None:
+                in_process = seconds
+            else:
+                row["ratio_to_in_process"] = seconds / in_process
+            yield row

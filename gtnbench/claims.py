@@ -1,12 +1,14 @@
 """The claims registry (GTN_FACTS.md, C1..C8) and the verdicts measured records give them.
 
-A claim is judged only from records at the scale it was made at (`paper`); at smaller
-scales the measured value is shown as a regression figure, with the verdict
-"not judged at this scale".
+A claim is judged only from records of its protocol: the paper scale of the bundled suite
+that tests it, recognised by its configuration hash. Records of other scales, or of an
+edited or user-written suite, show the measured value as a regression figure, with the
+verdict "not judged at this scale" or "not judged (not the bundled protocol)".
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -20,6 +22,7 @@ Record = dict[str, Any]
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 NOT_JUDGED = "not judged at this scale"
+NOT_PROTOCOL = "not judged (not the bundled protocol)"
 INCOMPLETE = "incomplete"
 NOT_MEASURED = "not measured"
 
@@ -224,18 +227,7 @@ def measure_c5(records: list[Record]) -> Measurement | None:
 
 C6_REAL_STEPS, C6_GTN_STEPS = 1200, 128
 C7_TARGET, C7_TOLERANCE = 0.5582, 0.05
-
-
-def _nas_rows(records: list[Record]):
-    from gtnbench.nas.table import load_table
-    from gtnbench.rankcorr import collect, rank_rows
-
-    proxies = collect(records)
-    if not proxies:
-        return None, None
-    column = next((r["details"].get("ground_truth") for r in records if r.get("details", {}).get("ground_truth")),
-                  "cifar10_test_acc_hp200_mean")  # fmt: skip
-    return proxies, rank_rows(proxies, load_table(), column, resamples=500)
+C8_WITHIN = 0.5  # accuracy points
 
 
 def _gtn_proxy(rows, scale: str):
@@ -249,17 +241,42 @@ def _gtn_proxy(rows, scale: str):
     return max(first, key=lambda r: r.steps)
 
 
+@dataclass
+class NasClaimInputs:
+    proxies: dict[str, Any]
+    rows: list[Any]
+    gtn: Any  # the ProxyRow of the GTN proxy the claims judge
+    column: str  # the ground-truth column of the run
+    scale: str
+
+
+def _nas_claim_inputs(records: list[Record]) -> NasClaimInputs | None:
+    """The NB201 proxies of a run, their rank rows against the run's ground-truth column, and the
+    GTN proxy C6-C8 judge; None when the run has no GTN proxy."""
+    from gtnbench.nas.table import load_table
+    from gtnbench.rankcorr import collect, rank_rows
+
+    nas = [r for r in records if r["kind"].startswith("nb201")]
+    proxies = collect(nas)
+    if not proxies:
+        return None
+    column = next((r["details"]["ground_truth"] for r in nas if r.get("details", {}).get("ground_truth")),
+                  "cifar10_test_acc_hp200_mean")  # fmt: skip
+    rows = rank_rows(proxies, load_table(), column, resamples=500)
+    gtn = _gtn_proxy(rows, _scale(nas))
+    return None if gtn is None else NasClaimInputs(proxies, rows, gtn, column, _scale(nas))
+
+
 def measure_c6(records: list[Record]) -> Measurement | None:
     from gtnbench.rankcorr import speedups
 
-    nas = [r for r in records if r["kind"].startswith("nb201")]
-    _, rows = _nas_rows(nas)
-    gtn = _gtn_proxy(rows, _scale(nas)) if rows else None
-    if gtn is None:
+    inputs = _nas_claim_inputs(records)
+    if inputs is None:
         return None
+    rows, gtn, scale = inputs.rows, inputs.gtn, inputs.scale
     found = next((s for s in speedups(rows) if s.proxy == gtn.name), None)
     if found is None:
-        return Measurement("no real-data proxy curve to compare with", None, _scale(nas))
+        return Measurement("no real-data proxy curve to compare with", None, scale)
     one_off = [r["metrics"]["meta_seconds"] for r in _ok(records, kind="gtn") if "meta_seconds" in r["metrics"]]
     n = gtn.n
     end_to_end = ""
@@ -270,43 +287,46 @@ def measure_c6(records: list[Record]) -> Measurement | None:
     text = (f"{gtn.name} Spearman {found.spearman:.3f}; real data needs {found.real_steps_needed:.0f} steps "
             f"to match: {found.factor:.2f}x [{found.interval[0]:.2f}, {found.interval[1]:.2f}] in steps, "
             f"{found.seconds_factor:.2f}x in seconds per evaluation{end_to_end}")  # fmt: skip
-    return Measurement(text, found.real_steps_needed >= C6_REAL_STEPS, _scale(nas))
+    return Measurement(text, found.real_steps_needed >= C6_REAL_STEPS, scale)
 
 
 def measure_c7(records: list[Record]) -> Measurement | None:
-    nas = [r for r in records if r["kind"].startswith("nb201")]
-    _, rows = _nas_rows(nas)
-    row = _gtn_proxy(rows, _scale(nas)) if rows else None
-    if row is None:
+    inputs = _nas_claim_inputs(records)
+    if inputs is None:
         return None
+    rows, row, scale = inputs.rows, inputs.gtn, inputs.scale
     value = row.metrics["spearman_top50_by_proxy"]
     others = sorted(((r.metrics["spearman"], r.name) for r in rows if r.teacher != "gtn"), reverse=True)
     rank = 1 + sum(v > row.metrics["spearman"] for v, _ in others)
     text = (f"{row.name}: {value:.3f} [{row.c7_ci[0]:.3f}, {row.c7_ci[1]:.3f}] over the top 50 % by GTN score (n={row.n}); "
             f"full-set Spearman {row.metrics['spearman']:.3f}, rank {rank} of {len(others) + 1} proxies")  # fmt: skip
-    return Measurement(text, value >= C7_TARGET - C7_TOLERANCE, _scale(nas))
+    return Measurement(text, value >= C7_TARGET - C7_TOLERANCE, scale)
 
 
 def measure_c8(records: list[Record]) -> Measurement | None:
     from gtnbench.nas.table import load_table
     from gtnbench.rankcorr import search_curves
 
-    nas = [r for r in records if r["kind"].startswith("nb201")]
-    proxies, rows = _nas_rows(nas)
-    gtn = _gtn_proxy(rows, _scale(nas)) if rows else None
-    if gtn is None:
+    inputs = _nas_claim_inputs(records)
+    if inputs is None:
         return None
+    rows, gtn, scale = inputs.rows, inputs.gtn, inputs.scale
     real = [r.name for r in rows if r.teacher == "real"]
-    budgets, results = search_curves(proxies, rows, load_table(), "cifar10_test_acc_hp200_mean", n_seeds=10)
+    _, results = search_curves(inputs.proxies, rows, load_table(), inputs.column, n_seeds=10)
     if not real or gtn.name not in results:
-        return Measurement("no real-data proxy to compare with", None, _scale(nas))
-    best_real = max(results[name][-1].accuracy.mean for name in real)
-    enough = next((b.budget_seconds for b in results[gtn.name] if b.n_evaluated and b.accuracy.mean >= best_real - 0.5),
-                  math.inf)  # fmt: skip
-    ratio = budgets[-1] / enough
-    text = (f"best real-data-guided search reaches {best_real:.2f} % at {budgets[-1]:.3g} s; {gtn.name}-guided search comes "
-            f"within 0.5 points at {enough:.3g} s ({ratio:.3g}x less compute)")  # fmt: skip
-    return Measurement(text + " (judged: ≥ 10x less)", ratio >= 10, _scale(nas))
+        return Measurement("no real-data proxy to compare with", None, scale)
+    target = max(results[name][-1].accuracy.mean for name in real) - C8_WITHIN
+
+    def budget_to_reach(name: str) -> float:
+        return next((b.budget_seconds for b in results[name] if b.n_evaluated and b.accuracy.mean >= target), math.inf)
+
+    real_name = min(real, key=budget_to_reach)
+    real_needed, gtn_needed = budget_to_reach(real_name), budget_to_reach(gtn.name)
+    ratio = real_needed / gtn_needed
+    text = (f"to come within {C8_WITHIN} points of the best real-data-guided search ({target + C8_WITHIN:.2f} %), "
+            f"{real_name}-guided search needs {real_needed:.3g} s, {gtn.name}-guided {gtn_needed:.3g} s "
+            f"({ratio:.3g}x less compute)")  # fmt: skip
+    return Measurement(text + " (judged: ≥ 10x less)", ratio >= 10, scale)
 
 
 CLAIMS: dict[str, Claim] = {
@@ -338,14 +358,26 @@ CLAIMS: dict[str, Claim] = {
 }
 
 
+@functools.cache
+def protocol_hash(suite: str) -> str | None:
+    """The configuration hash of the bundled suite's paper scale: the protocol its claims are judged under."""
+    from gtnbench.suite import bundled_suite_dir, load_suite
+
+    path = bundled_suite_dir() / f"{suite}.toml"
+    return load_suite(path).at("paper").config_hash() if path.is_file() else None
+
+
 def judge(claim: Claim, records: list[Record]) -> Verdict:
-    measurement = claim.measure(records)
+    protocol = [r for r in records if r.get("config_hash") == protocol_hash(claim.suite)]
+    measurement = claim.measure(protocol or records)
     if measurement is None:
         return Verdict(claim, "–", claim.claimed, None, NOT_MEASURED)
     if measurement.holds is None:
         verdict = INCOMPLETE
     elif measurement.scale != claim.scale:
         verdict = NOT_JUDGED
+    elif not protocol:
+        verdict = NOT_PROTOCOL
     else:
         verdict = REPRODUCED if measurement.holds else NOT_REPRODUCED
     return Verdict(claim, measurement.measured, claim.claimed, measurement.scale, verdict)

@@ -250,39 +250,62 @@ DERIVED = (("steps_per_second", "{:.1f} steps/s"), ("archs_per_second", "{:.3f} 
            ("peak_memory_mb", "peak {:.0f} MiB"))  # fmt: skip
 
 
+def _bench_setting(row: dict) -> str:
+    return ", ".join(f"{k}={row[k]}" for k in ("learner", "dataset", "suite", "archs", "steps", "inner_steps",
+                                               "batch_size", "block_size", "channels", "cells") if k in row)  # fmt: skip
+
+
+def _bench_derived(row: dict) -> str:
+    return ", ".join(text.format(row[key]) for key, text in DERIVED if key in row)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gtnbench.bench import bench_executors, bench_gtn, bench_learners, bench_nb201, environment
+    from gtnbench.device import use_full_float32
     from gtnbench.environment import default_device
 
     device = args.device or default_device()
+    use_full_float32()
     if args.target == "learner":
-        rows = bench_learners(device, steps=args.steps, repeats=args.repeats)
+        measurements = bench_learners(device, steps=args.steps, repeats=args.repeats, warmup=args.warmup)
     elif args.target == "gtn":
-        rows = bench_gtn(device, args.dataset, args.steps, block_size=args.block_size, repeats=args.repeats)
+        measurements = bench_gtn(device, args.dataset, args.steps, block_size=args.block_size, repeats=args.repeats,
+                                 warmup=args.warmup)  # fmt: skip
     elif args.target == "nb201":
-        rows = bench_nb201(device, args.archs, args.steps, channels=args.channels, cells=args.cells,
-                           repeats=args.repeats)  # fmt: skip
+        measurements = bench_nb201(device, args.archs, args.steps, channels=args.channels, cells=args.cells,
+                                   repeats=args.repeats, warmup=args.warmup, batched=args.batched)  # fmt: skip
     else:
         from gtnbench.data.paths import resolve_data_root
 
-        rows = bench_executors(args.suite, "smoke", resolve_data_root(args.data_root), tuple(args.workers))
+        measurements = bench_executors(args.suite, "smoke", resolve_data_root(args.data_root), tuple(args.workers))
     env = environment(device)
+    out = Path(args.out) if args.out else None
+    rows: list[dict] = []
+
+    def write(complete: bool) -> None:
+        if out is not None:
+            from gtnbench.store import write_json_atomic
+
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(out, {"environment": env, "command": sys.argv, "date": time.strftime("%Y-%m-%d"),
+                                    "complete": complete, "results": rows})  # fmt: skip
+
+    warmup = "a warm-up call and " if args.warmup else ""
+    err_console.print(f"gtnbench bench {args.target} on {env['device_name']}: each measurement is {warmup}"
+                      f"{args.repeats} timed call(s)")  # fmt: skip
+    for row in measurements:
+        rows.append(row)
+        err_console.print(f"  {row['benchmark']} ({_bench_setting(row)}): {row['seconds_median'] * 1000:.1f} ms "
+                          f"{_bench_derived(row)}")  # fmt: skip
+        write(complete=False)
+    write(complete=True)
     table = Table(title=f"gtnbench bench {args.target} on {env['device_name']} (torch {env['versions']['torch']})")
     for column in ("benchmark", "setting", "median (ms)", "derived"):
         table.add_column(column)
     for row in rows:
-        setting = ", ".join(f"{k}={row[k]}" for k in ("learner", "dataset", "suite", "archs", "steps", "inner_steps",
-                                                      "batch_size", "block_size", "channels", "cells") if k in row)  # fmt: skip
-        derived = ", ".join(
-            text.format(row[key]) for key, text in DERIVED if key in row
-        )  # fmt: skip
-        table.add_row(row["benchmark"], setting, f"{row['seconds_median'] * 1000:.1f}", derived)
+        table.add_row(row["benchmark"], _bench_setting(row), f"{row['seconds_median'] * 1000:.1f}", _bench_derived(row))
     console.print(table)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"environment": env, "command": sys.argv, "date": time.strftime("%Y-%m-%d"), "results": rows}
-        out.write_text(json.dumps(payload, indent=2) + "\n")
+    if out is not None:
         err_console.print(f"wrote {out}")
     return 0
 
@@ -428,7 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", default="smoke", help="executors: the suite run at its smoke scale (default smoke)")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="executors: Ray cluster sizes (CPUs)")
     p.add_argument("--data-root", help="executors: data folder (default: $GTNBENCH_DATA, else the cache)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (default 5)")
+    p.add_argument("--no-warmup", dest="warmup", action="store_false",
+                   help="skip the untimed warm-up call (for CPU measurements that take minutes)")
+    p.add_argument("--no-batched", dest="batched", action="store_false",
+                   help="nb201: time only the one-at-a-time loop (the vmapped super-network needs ~7.5 GB per C16N5 cell)")
     p.add_argument("--out", help="also write the results as JSON to this file (e.g. results/bench/<device>.json)")
     p.set_defaults(func=cmd_bench)
 

@@ -26,7 +26,7 @@ from gtnbench.errors import GtnbenchError, TrialFailed
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.teachers.gtn import GTN, GTNSpec
-from gtnbench.train import accuracy, curve_points, initial_params, loss_on, train
+from gtnbench.train import accuracy, backpropagate_through_training, curve_points, initial_params, loss_on, train
 
 CHECKPOINT_FORMAT = "gtnbench-gtn-1"
 VALIDATION_SEED_OFFSET = 1_000_003  # validation learners never share a seed with meta-training learners
@@ -199,21 +199,22 @@ class MetaTrainer:
         self.state = MetaState(**payload["state"])
 
     # -- the outer loop ---------------------------------------------------------------------------
-    def meta_loss(self, iteration: int) -> torch.Tensor:
+    def meta_gradient(self, iteration: int) -> torch.Tensor:
+        """One outer iteration's meta-loss, backpropagated into the GTN's parameters (their .grad
+        accumulates); returns the loss, detached."""
         dataset, config = self.dataset, self.config
         learner = build_learner(self.learner_spec, dataset.image_shape, dataset.num_classes,
                                 learner_seed(self.seed, iteration), self.device)  # fmt: skip
         lesson = self.gtn.lesson(self.gtn_spec.inner_steps, self.rng)
         x, y = _real_batch(dataset, config.meta_batch_size, self.rng, config.augment)
         step_loss = (lambda t, params: loss_on(learner, params, x, y)) if config.step_loss_every else None
-        outcome = train(learner, initial_params(learner), lesson, differentiable=True,
-                        block_size=config.block_size or None, step_loss=step_loss,
-                        step_loss_every=config.step_loss_every)  # fmt: skip
-        final = loss_on(learner, outcome.params, x, y)
-        if outcome.step_loss_total is None:
-            return final
-        counted = self.gtn_spec.inner_steps // config.step_loss_every
-        return (final + outcome.step_loss_total) / (1 + counted)
+        counted = self.gtn_spec.inner_steps // config.step_loss_every if config.step_loss_every else 0
+        total = backpropagate_through_training(
+            learner, initial_params(learner), lesson, lambda params: loss_on(learner, params, x, y),
+            weight=1 / (1 + counted), block_size=config.block_size, step_loss=step_loss,
+            step_loss_every=config.step_loss_every,
+        )  # fmt: skip
+        return total / (1 + counted)
 
     def validate(self, iteration: int) -> dict[str, Any]:
         evaluation = evaluate_teacher(self.gtn, self.validation_spec, self.dataset, self.validation_seeds, self.device)
@@ -232,14 +233,13 @@ class MetaTrainer:
         pending: list[torch.Tensor] = []
         while self.state.iteration < config.outer_iterations:
             start = time.perf_counter()
-            loss = self.meta_loss(self.state.iteration)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = self.meta_gradient(self.state.iteration)
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.gtn.parameters(), config.grad_clip)
             self.optimizer.step()
             self.scheduler.step()
-            pending.append(loss.detach())
+            pending.append(loss)
             self.state.iteration += 1
             it = self.state.iteration
             boundary = it % config.validate_every == 0 or it % config.checkpoint_every == 0

@@ -16,6 +16,7 @@ from gtnbench import __version__
 from gtnbench.data.datasets import load_dataset
 from gtnbench.data.names import LABELS
 from gtnbench.data.sources import verification_enabled
+from gtnbench.device import FLOAT32, use_full_float32
 from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.errors import StoreError, SuiteError, TrialFailed
 from gtnbench.executors import Executor, InProcess, Job, gtnbench_environment
@@ -67,6 +68,7 @@ def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str,
         "data_verified": verification_enabled(),
         "device": device,
         "device_name": device_name(device),
+        "precision": FLOAT32,
         "executor": executor,
         "code_version": code_version(),
         "versions": library_versions(),
@@ -104,6 +106,7 @@ def run_batch(job: Job, batch: list[Trial]) -> list[Record]:
     from gtnbench.methods import BATCH_FUNCTIONS, TRIAL_FUNCTIONS, TrialContext
 
     config = job.config
+    use_full_float32()
     dataset = load_dataset(config.dataset, job.data_root, job.device, config.split_seed)
     records, start, stamp = [base_record(t, job.manifest) for t in batch], time.perf_counter(), now()
 

@@ -38,7 +38,7 @@ class RunContents:
     partial_tail: bytes  # an incomplete last line, if a writer died mid-append
 
 
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(partial, "w") as handle:
@@ -153,7 +153,7 @@ class RunWriter:
 
     # -- writing ---------------------------------------------------------
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        _write_json_atomic(self.path / MANIFEST, manifest)
+        write_json_atomic(self.path / MANIFEST, manifest)
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record as one line; on failure the file is rolled back to its previous size."""

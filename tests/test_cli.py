@@ -85,3 +85,13 @@ def test_missing_data_is_one_clear_error(tiny_suite, tmp_path):
 def test_data_verify_reports_mismatches(tiny_mnist, tmp_path):
     done = gtnbench("data", "verify", "--data-root", str(tiny_mnist), cwd=tmp_path)
     assert done.returncode == 1 and "MISMATCH" in done.stdout  # fixture files are not the real MNIST
+
+
+def test_bench_streams_each_measurement_into_its_json(tmp_path):
+    out = tmp_path / "bench.json"
+    done = gtnbench("bench", "learner", "--device", "cpu", "--steps", "1", "--repeats", "1", "--no-warmup",
+                    "--out", str(out), cwd=tmp_path, check=True)  # fmt: skip
+    assert "learner-train (learner=mnist-paper" in done.stderr  # printed as soon as measured
+    payload = json.loads(out.read_text())
+    assert payload["complete"] and [r["learner"] for r in payload["results"]] == ["mnist-paper", "cifar10-paper"]
+    assert payload["environment"]["device"] == "cpu" and all(r["seconds_median"] > 0 for r in payload["results"])

@@ -1,10 +1,20 @@
 import copy
 
+import pytest
+
+from gtnbench import claims
 from gtnbench.analysis import cells, latest_records
 from gtnbench.check import check_expectations, compare
-from gtnbench.claims import CLAIMS, INCOMPLETE, NOT_JUDGED, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, judge, judge_all
+from gtnbench.claims import (CLAIMS, INCOMPLETE, NOT_JUDGED, NOT_MEASURED, NOT_PROTOCOL, NOT_REPRODUCED, REPRODUCED,
+                             judge, judge_all)  # fmt: skip
 from gtnbench.report import write_report
 from gtnbench.store import RunContents
+
+
+@pytest.fixture(autouse=True)
+def bundled_protocols_hash_to_h(monkeypatch):
+    """The records below stand for runs of the bundled suites' paper protocols (config hash "h")."""
+    monkeypatch.setattr(claims, "protocol_hash", lambda suite: "h")
 
 
 def record(method, kind, steps, seed, acc, scale="paper", dataset="mnist", **details):
@@ -156,3 +166,15 @@ def test_a_reference_of_another_configuration_fails_the_check():
     reference.manifest["config_hash"] = "other"
     result = compare([run_of([record("real", "real", 32, 0, 0.90)])], [reference], lambda method: {"test_acc": 0.01})
     assert not result.passed and "regenerate" in result.config_mismatch
+
+
+def test_claims_are_judged_only_under_the_bundled_protocol(monkeypatch):
+    monkeypatch.undo()
+    from gtnbench.suite import find_suite
+
+    expected = find_suite("mnist-fewstep").at("paper").config_hash()
+    assert claims.protocol_hash("mnist-fewstep") == expected
+    custom = [dict(gtn(0.990), config_hash="a user's paper scale")]
+    verdict = judge(CLAIMS["C1"], custom)
+    assert verdict.verdict == NOT_PROTOCOL and "99.00" in verdict.measured
+    assert judge(CLAIMS["C1"], custom + [dict(gtn(0.970), config_hash=expected)]).verdict == NOT_REPRODUCED

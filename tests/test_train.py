@@ -6,7 +6,7 @@ from gtnbench.data.datasets import Split
 from gtnbench.teachers.base import Lesson
 from gtnbench.teachers.real import RealDataTeacher, epoch_batches
 from gtnbench.teachers.schedules import learning_rates
-from gtnbench.train import accuracy, initial_params, loss_on, train
+from gtnbench.train import accuracy, backpropagate_through_training, initial_params, loss_on, train
 
 
 def toy_problem(seed=0, n=64):
@@ -42,9 +42,10 @@ def test_differentiable_mode_gives_the_same_trajectory_as_plain_mode():
     assert all(v.grad_fn is not None for v in graph.values())
 
 
-@pytest.mark.parametrize("block_size", [None, 1, 3, 10])
-def test_checkpointed_meta_gradient_equals_the_stored_one(block_size):
-    """The gradient of the final loss w.r.t. the data and the lrs is the same with and without checkpointing."""
+@pytest.mark.parametrize("block_size, step_loss_every", [(1, 0), (3, 0), (3, 2), (10, 3)])
+def test_checkpointed_meta_gradient_equals_the_stored_one(block_size, step_loss_every):
+    """The gradient with respect to the data, the lrs and the momenta, and the objective, are the
+    same with and without checkpointing, also with step losses and a ragged last block."""
     x, y = toy_problem()
     net = toy_learner(torch.float64)
     data = x.double().clone().requires_grad_()
@@ -52,12 +53,35 @@ def test_checkpointed_meta_gradient_equals_the_stored_one(block_size):
     moms = torch.full((7,), 0.5, dtype=torch.float64, requires_grad=True)
 
     def gradient(block):
+        for leaf in (data, lrs, moms):
+            leaf.grad = None
         lesson = Lesson(7, lambda t: (data[8 * t : 8 * t + 8] * (1 + 0.1 * t), y[8 * t : 8 * t + 8]), lrs, moms)
-        out = train(net, initial_params(net), lesson, differentiable=True, block_size=block)
-        return torch.autograd.grad(loss_on(net, out.params, x.double(), y), (data, lrs, moms))
+        step_loss = (lambda t, p: loss_on(net, p, x.double(), y)) if step_loss_every else None
+        objective = backpropagate_through_training(net, initial_params(net), lesson,
+                                                   lambda p: loss_on(net, p, x.double(), y), weight=0.5,
+                                                   block_size=block, step_loss=step_loss,
+                                                   step_loss_every=step_loss_every)  # fmt: skip
+        return objective, [leaf.grad.clone() for leaf in (data, lrs, moms)]
 
-    reference = gradient(None)
-    for got, want in zip(gradient(block_size), reference):
+    reference_objective, reference = gradient(0)
+    objective, grads = gradient(block_size)
+    assert torch.allclose(objective, reference_objective, atol=1e-12)
+    for got, want in zip(grads, reference):
+        assert torch.allclose(got, want, atol=1e-10)
+
+
+def test_a_learned_initialisation_gets_its_gradient_through_checkpoints():
+    x, y = toy_problem()
+    net = toy_learner(torch.float64)
+    lesson = Lesson(5, lambda t: (x[8 * t : 8 * t + 8].double(), y[8 * t : 8 * t + 8]), torch.full((5,), 0.2,
+                    dtype=torch.float64), torch.full((5,), 0.5, dtype=torch.float64))  # fmt: skip
+
+    def gradient(block):
+        start = initial_params(net)
+        backpropagate_through_training(net, start, lesson, lambda p: loss_on(net, p, x.double(), y), block_size=block)
+        return [p.grad for p in start.values()]
+
+    for got, want in zip(gradient(2), gradient(0)):
         assert torch.allclose(got, want, atol=1e-10)
 
 
@@ -68,8 +92,8 @@ def test_step_losses_and_observations():
     seen = []
     out = train(net, initial_params(net), lesson, observe=lambda t, p: seen.append(t) or t * 10, observe_at=(1, 4, 8))
     assert seen == [1, 4, 8] and out.observed == {1: 10, 4: 40, 8: 80}
-    out = train(net, initial_params(net), lesson, differentiable=True, block_size=3,
-                step_loss=lambda t, p: loss_on(net, p, x, y), step_loss_every=2)  # fmt: skip
+    out = train(net, initial_params(net), lesson, differentiable=True, step_loss=lambda t, p: loss_on(net, p, x, y),
+                step_loss_every=2)  # fmt: skip
     assert out.step_loss_total.requires_grad and out.step_loss_total.item() > 0
 
 
