@@ -99,9 +99,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gtnbench.executors import RayExecutor, RayOptions
 
         executor = RayExecutor(RayOptions(args.address, args.cpus_per_trial, args.gpus_per_trial, args.max_retries))
+    if args.retry_failed and not args.resume:
+        raise GtnbenchError("--retry-failed continues a run: add --resume (and --out DIR if you gave one)")
     try:
         summary = run_suite(suite, args.scale, device, resolve_data_root(args.data_root), out, args.resume,
-                            err_console, executor, _shard(args.shard))  # fmt: skip
+                            err_console, executor, _shard(args.shard), args.retry_failed)  # fmt: skip
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: every finished trial is saved; continue with the same command "
                           "plus --resume (and --out DIR if you gave one)")  # fmt: skip
@@ -388,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (default: the latest run of this suite and scale), "
                    "skipping finished trials")  # fmt: skip
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run the trials whose latest record is `failed` again (after a fix or an "
+                   "out-of-memory kill); the new record supersedes the failed one, which stays in the file")  # fmt: skip
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--shard", metavar="I/N", help="run only shard I of N (every N-th trial from the I-th) into its "
                    "own run directory; join shards with `gtnbench merge` (for SLURM job arrays and the like)")  # fmt: skip

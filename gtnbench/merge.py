@@ -32,7 +32,8 @@ def merge_runs(paths: list[Path], out: Path) -> MergeSummary:
     kept: dict[str, tuple[dict, Path]] = {}
     duplicates = 0
     for run in runs:
-        for record in run.records:
+        latest = {r["trial"]: r for r in run.records}  # within a run, a retried trial's last record counts
+        for record in latest.values():
             earlier = kept.get(record["trial"])
             if earlier is None:
                 kept[record["trial"]] = (record, run.path)

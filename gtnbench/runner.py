@@ -212,6 +212,7 @@ def run_suite(
     console: Console | None = None,
     executor: Executor | None = None,
     shard: tuple[int, int] | None = None,
+    retry_failed: bool = False,
 ) -> RunSummary:
     config = suite.at(scale)
     console = console or Console(stderr=True)
@@ -221,8 +222,9 @@ def run_suite(
     dataset = load_dataset(config.dataset, data_root, device, config.split_seed)  # fail before writing anything
     writer, manifest, earlier = _open_run(suite, config, trials, device, data_root, dataset.name, out, resume, shard,
                                           executor.name)  # fmt: skip
-    done = {r["trial"] for r in earlier}
-    failed_before = sum(r["status"] != "ok" for r in earlier)
+    latest = {r["trial"]: r["status"] for r in earlier}  # a later record of a trial supersedes an earlier one
+    done = {trial for trial, status in latest.items() if status == "ok" or not retry_failed}
+    failed_before = sum(latest[trial] != "ok" for trial in done)
     pending = [t for t in trials if t.id not in done]
     job = Job(config, {k: manifest[k] for k in ("suite", "scale", "config_hash", "dataset", "code_version", "device",
                                                 "device_name", "versions")}, device, data_root, writer.path,

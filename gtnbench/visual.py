@@ -21,6 +21,16 @@ def to_pixels(images: torch.Tensor) -> torch.Tensor:
     return (images.cpu() * std + mean).clamp(0, 1)
 
 
+def first_of_each_class(pixels: torch.Tensor, labels: torch.Tensor, classes: int) -> list[torch.Tensor]:
+    """One step's first image of every class; a blank (white) tile for a class the batch lacks
+    (the all-shuffled curriculum draws its batches at random, so they need not hold every class)."""
+    tiles = []
+    for c in range(classes):
+        found = (labels == c).nonzero()
+        tiles.append(pixels[int(found[0])] if len(found) else torch.ones_like(pixels[0]))
+    return tiles
+
+
 def save_sample_grid(gtn: GTN, path: Path, title: str) -> Path:
     """Rows: curriculum steps (at most 64, evenly spaced); columns: the first image of each class."""
     from torchvision.utils import make_grid
@@ -32,9 +42,9 @@ def save_sample_grid(gtn: GTN, path: Path, title: str) -> Path:
     steps = list(range(images.shape[0]))
     if len(steps) > MAX_ROWS:
         steps = [round(i * (len(steps) - 1) / (MAX_ROWS - 1)) for i in range(MAX_ROWS)]
-    columns = [[int((labels[t] == c).nonzero()[0]) for c in range(classes)] for t in steps]
-    picked = torch.stack([images[t, columns[row]] for row, t in enumerate(steps)]).flatten(0, 1)
-    grid = make_grid(to_pixels(picked), nrow=classes, padding=2, pad_value=1.0)
+    pixels = to_pixels(images)
+    picked = torch.stack([tile for t in steps for tile in first_of_each_class(pixels[t], labels[t].cpu(), classes)])
+    grid = make_grid(picked, nrow=classes, padding=2, pad_value=1.0)
     height, width = grid.shape[1:]
     fig, axis = plt.subplots(figsize=(width / 40 + 1.2, height / 40 + 0.8), dpi=100)
     axis.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")

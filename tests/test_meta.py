@@ -9,7 +9,8 @@ from gtnbench.errors import TrialFailed
 from gtnbench.meta import MetaConfig, MetaTrainer, evaluate_teacher, load_gtn
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec
-from gtnbench.teachers.gtn import GTN, GTNSpec
+from gtnbench.teachers.gtn import CURRICULA, GTN, GTNSpec
+from gtnbench.visual import save_sample_grid
 
 TINY_GENERATOR = GeneratorSpec(image_shape=(1, 8, 8), num_classes=3, noise_dim=4, hidden=8, channels=(4, 2))
 TINY_LEARNER = LearnerSpec("mnist-paper", (3, 6))
@@ -146,6 +147,13 @@ def test_a_checkpoint_is_a_teacher(tmp_path):
     gtn, config = load_gtn(tmp_path / "gtn.pt")
     assert config["gtn"]["curriculum"] == "full" and config["dataset"] == "mnist"
     assert torch.equal(gtn.samples()[0], meta.gtn.samples()[0])
+
+
+@pytest.mark.parametrize("curriculum", CURRICULA)
+def test_sample_grids_draw_every_curriculum_even_when_a_batch_lacks_a_class(curriculum, tmp_path):
+    gtn = GTN(GTNSpec(inner_steps=3, batch_size=2, curriculum=curriculum), TINY_GENERATOR, 0)  # 2 images, 3 classes
+    path = save_sample_grid(gtn, tmp_path / "samples.png", "test")
+    assert path.stat().st_size > 0
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path):

@@ -75,6 +75,16 @@ def test_a_failing_trial_is_recorded_and_the_run_goes_on(tiny_suite, tiny_mnist,
     assert failed[0]["reason"] == "RuntimeError: simulated out of memory" and "Traceback" in failed[0]["traceback"]
     assert read_run(summary.path).manifest["status"] == "completed with failures"
 
+    # --resume alone keeps the failure; with --retry-failed the trial runs again and its new
+    # record supersedes the failed one (which stays in the file)
+    assert run(tiny_suite, tiny_mnist, summary.path, resume=True).done_before == 3
+    monkeypatch.setitem(methods.TRIAL_FUNCTIONS, "real", real)
+    retried = runner.run_suite(load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, summary.path, True, QUIET,
+                               retry_failed=True)  # fmt: skip
+    contents = read_run(summary.path)
+    assert (retried.ok, retried.done_before) == (1, 2) and contents.manifest["status"] == "completed"
+    assert [r["status"] for r in contents.records if r["method"] == "real-epochs"] == ["failed", "ok"]
+
 
 def test_resume_refuses_a_changed_suite(tiny_suite, tiny_mnist, tmp_path):
     run(tiny_suite, tiny_mnist, tmp_path / "run")
