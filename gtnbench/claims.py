@@ -137,8 +137,12 @@ C3_ORDER = ("full", "shuffled-batch", "all-shuffled", "none")
 
 
 def _by_curriculum(records: list[Record]) -> dict[str, list[Record]]:
+    """GTN records of C3's condition (MNIST, T=32) by curriculum; below the paper scale, where the
+    suites shrink T, any T: a regression figure."""
+    gtn = _ok(records, kind="gtn", dataset="mnist")
+    chosen = [r for r in gtn if r["details"]["inner_steps"] == 32] or [r for r in gtn if r["scale"] != "paper"]
     groups: dict[str, list[Record]] = {}
-    for record in _ok(records, kind="gtn", dataset="mnist", inner_steps=32):
+    for record in chosen:
         groups.setdefault(record["details"]["curriculum"], []).append(record)
     return groups
 
@@ -183,18 +187,28 @@ def measure_c4(records: list[Record]) -> Measurement | None:
             sides[flag] = members
     if len(sides) < 2:
         return None
-    summary, stats = [], {}
+    summary, stats, other_failures = [], {}, 0
     for flag, members in sides.items():
-        failed = sum(r["status"] != "ok" for r in members)
+        diverged = sum(r["status"] != "ok" and _diverged(r) for r in members)
+        other_failures += sum(r["status"] != "ok" and not _diverged(r) for r in members)
         ok = [r for r in members if r["status"] == "ok"]
         mean = _mean(ok, "test_acc")[0] if ok else math.nan
-        stats[flag] = (failed / len(members), mean)
-        summary.append(f"weight norm {'on' if flag else 'off'}: {failed}/{len(members)} diverged, "
+        stats[flag] = (diverged / len(members), mean)
+        summary.append(f"weight norm {'on' if flag else 'off'}: {diverged}/{len(members)} diverged, "
                        f"test {100 * mean:.2f} %")  # fmt: skip
     (fail_on, acc_on), (fail_off, acc_off) = stats[True], stats[False]
     holds = fail_off > fail_on or (not math.isnan(acc_on) and (math.isnan(acc_off) or acc_on - acc_off >= 0.01))
     text = "; ".join(summary) + " (judged: more divergence or ≥ 1 point lower accuracy without)"
+    if other_failures:  # a crash or an out-of-memory kill says nothing about stability
+        return Measurement(text + f"; {other_failures} trial(s) failed for other reasons: rerun them", None,
+                           _scale([r for m in sides.values() for r in m]))  # fmt: skip
     return Measurement(text, holds, _scale([r for m in sides.values() for r in m]))
+
+
+def _diverged(record: Record) -> bool:
+    """Failed by the divergence guard (NaN/inf meta-loss or accuracy collapse), not by a crash."""
+    reason = record.get("reason") or ""
+    return reason.startswith("diverged") or reason.startswith("accuracy collapse")
 
 
 C5_TARGET = 4.0
@@ -325,8 +339,8 @@ def measure_c8(records: list[Record]) -> Measurement | None:
     ratio = real_needed / gtn_needed
     text = (f"to come within {C8_WITHIN} points of the best real-data-guided search ({target + C8_WITHIN:.2f} %), "
             f"{real_name}-guided search needs {real_needed:.3g} s, {gtn.name}-guided {gtn_needed:.3g} s "
-            f"({ratio:.3g}x less compute)")  # fmt: skip
-    return Measurement(text + " (judged: ≥ 10x less)", ratio >= 10, scale)
+            f"(compute ratio real/GTN {ratio:.3g})")  # fmt: skip
+    return Measurement(text + " (judged: ≥ 10)", ratio >= 10, scale)
 
 
 CLAIMS: dict[str, Claim] = {

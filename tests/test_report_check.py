@@ -153,12 +153,25 @@ def test_claim_c3a_counts_iterations_to_95_percent():
 
 def test_claim_c4_counts_divergence_from_failed_records():
     on = [dict(gtn(0.98, s), variant={"weight_norm": True}) for s in range(3)]
-    off = [dict(gtn(0.0, s), variant={"weight_norm": False}, status="failed", metrics={}, details={}) for s in range(2)]
+    off = [dict(gtn(0.0, s), variant={"weight_norm": False}, status="failed", metrics={}, details={},
+                reason="diverged: meta-loss nan at outer iteration 7") for s in range(2)]  # fmt: skip
     off.append(dict(gtn(0.975, 2), variant={"weight_norm": False}))
     verdict = judge(CLAIMS["C4"], on + off)
     assert verdict.verdict == REPRODUCED and "2/3 diverged" in verdict.measured
     stable_off = [dict(gtn(0.98, s), variant={"weight_norm": False}) for s in range(3)]
     assert judge(CLAIMS["C4"], on + stable_off).verdict == NOT_REPRODUCED
+    # a crash is not a divergence: the comparison waits for a rerun
+    crashed = [dict(r, reason="RuntimeError: CUDA out of memory") if r["status"] == "failed" else r for r in off]
+    verdict = judge(CLAIMS["C4"], on + crashed)
+    assert verdict.verdict == INCOMPLETE and "0/3 diverged" in verdict.measured and "2 trial(s)" in verdict.measured
+
+
+def test_claim_c3_below_the_paper_scale_uses_the_suites_t():
+    records = [dict(curriculum_record(c, 0.9), scale="smoke") for c in ("full", "none")]
+    for r in records:
+        r["details"]["inner_steps"] = 16
+    verdict = judge(CLAIMS["C3"], records)
+    assert verdict.verdict == INCOMPLETE and "missing shuffled-batch, all-shuffled" in verdict.measured
 
 
 def test_a_reference_of_another_configuration_fails_the_check():
