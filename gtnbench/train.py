@@ -73,7 +73,8 @@ def _run_steps(learner: nn.Module, names: list[str], current: list[torch.Tensor]
     of the step losses taken in between."""
     added = torch.zeros((), device=current[0].device)
     for t in range(start, stop):
-        x, y = lesson.batch(t)
+        with torch.set_grad_enabled(differentiable):  # plain mode needs no graph through the teacher
+            x, y = lesson.batch(t)
         loss = loss_on(learner, dict(zip(names, current)), x, y)
         # unused parameters (pruned edges of a NAS cell) get zero gradients
         grads = torch.autograd.grad(loss, current, create_graph=differentiable, allow_unused=True,
