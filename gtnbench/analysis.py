@@ -53,7 +53,7 @@ class Cell:
     values: dict[str, tuple[float, ...]]  # metric -> one value per ok seed
     failed: int
     curve: tuple[tuple[int, float, float], ...] = ()  # (step, mean, std) of test accuracy within training runs
-    meta_curve: tuple[tuple[int, float, float], ...] = ()  # (outer iteration, mean, std) of GTN validation test acc
+    meta_curve: tuple[tuple[int, float, float], ...] = ()  # (outer iteration, mean, std) of GTN validation accuracy
 
     def mean(self, metric: str) -> float:
         return mean_std(self.values.get(metric, ()))[0]
@@ -93,8 +93,16 @@ def cells(records: Iterable[Record]) -> list[Cell]:
         steps = next((r["details"].get("steps") for r in ok if "steps" in r.get("details", {})), None)
         steps = steps if steps is not None else next(iter(members[0]["budget"].values()))
         curve = mean_curve([r["details"].get("curve", []) for r in ok], "step", "test_acc")
-        meta_curve = mean_curve([r["details"].get("validation", []) for r in ok], "iteration", "test_acc")
+        meta_curve = mean_curve([r["details"].get("validation", []) for r in ok], "iteration", "val_acc")
         table.append(Cell(suite, scale, dataset, method, members[0]["method"], members[0]["kind"], budget, steps,
                           values, len(members) - len(ok), curve, meta_curve))  # fmt: skip
     order = {key: i for i, key in enumerate(dict.fromkeys((c.suite, c.scale, c.method) for c in table))}
     return sorted(table, key=lambda c: (order[(c.suite, c.scale, c.method)], c.steps))
+
+
+def bn_text(manifest: dict) -> str:
+    """The batch-norm evaluation protocols of a run's methods, e.g. "last-batch (gtn, real-fewstep)"."""
+    by: dict[str, list[str]] = {}
+    for method, protocol in (manifest.get("bn_eval") or {}).items():
+        by.setdefault(protocol, []).append(method)
+    return "; ".join(f"{p} ({', '.join(ms)})" for p, ms in by.items()) or "–"

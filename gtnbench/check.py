@@ -37,7 +37,7 @@ class Comparison:
 
     @property
     def passed(self) -> bool:
-        return not self.deviations and not self.failed_trials and self.config_mismatch is None
+        return self.compared > 0 and not self.deviations and not self.failed_trials and self.config_mismatch is None
 
 
 def _index(table: list[Cell]) -> dict[tuple[str, str], Cell]:
@@ -48,20 +48,47 @@ def compare(run: list[RunContents], reference: list[RunContents], tolerances: Ca
     """Every (method, budget, metric) of the reference with a tolerance must be within it in the run.
 
     `tolerances(method)` gives the metric -> absolute tolerance map of a method."""
-    measured = _index(cells(latest_records(run)))
-    expected = _index(cells(latest_records(reference)))
+    ours, theirs = latest_records(run), latest_records(reference)
+    measured = _index(cells(r for r in ours if not r["kind"].startswith("nb201")))
+    expected = _index(cells(r for r in theirs if not r["kind"].startswith("nb201")))
     deviations, compared = [], 0
     for key, ref in expected.items():
         for metric, tolerance in tolerances(ref.base_method).items():
-            if not ref.values.get(metric):
+            if metric == "spearman" or not ref.values.get(metric):
                 continue
             compared += 1
             cell = measured.get(key)
             value = cell.mean(metric) if cell and cell.values.get(metric) else None
             if value is None or abs(value - ref.mean(metric)) > tolerance:
                 deviations.append(Deviation(key[0], key[1], metric, value, ref.mean(metric), tolerance))
-    failed = sum(c.failed for c in measured.values())
-    return Comparison(compared, deviations, failed, _config_mismatch(run, reference))
+    nas_compared, nas_deviations = _compare_proxies(ours, theirs, tolerances)
+    failed = sum(c.failed for c in measured.values()) + sum(r["status"] != "ok" for r in ours if r["kind"].startswith("nb201"))
+    return Comparison(compared + nas_compared, deviations + nas_deviations, failed, _config_mismatch(run, reference))
+
+
+def _compare_proxies(ours: list[dict[str, Any]], theirs: list[dict[str, Any]],
+                     tolerances: Callable[[str], dict[str, float]]) -> tuple[int, list[Deviation]]:  # fmt: skip
+    """Every NAS proxy of the reference: its Spearman with the ground truth, within the `spearman` tolerance."""
+    from gtnbench.rankcorr import collect, ground_truth_of, mean_scores
+    from gtnbench.metrics import spearman
+
+    expected = collect(r for r in theirs if r["kind"].startswith("nb201"))
+    if not expected:
+        return 0, []
+    measured = collect(r for r in ours if r["kind"].startswith("nb201"))
+    table, column = ground_truth_of(theirs)
+
+    def rho(proxy) -> float:
+        scores = mean_scores(proxy)
+        return spearman([scores[a] for a in scores], [table.value(column, a) for a in scores])
+
+    deviations = []
+    for name, proxy in expected.items():
+        tolerance = tolerances(proxy.method)["spearman"]
+        value = rho(measured[name]) if name in measured else None
+        if value is None or not abs(value - rho(proxy)) <= tolerance:
+            deviations.append(Deviation(proxy.method, name, "spearman", value, rho(proxy), tolerance))
+    return len(expected), deviations
 
 
 def _config_mismatch(run: list[RunContents], reference: list[RunContents]) -> str | None:

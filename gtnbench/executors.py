@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from gtnbench.errors import GtnbenchError
+from gtnbench.execution import ExecutionOptions
 from gtnbench.suite import SuiteConfig, Trial
 
 Record = dict[str, Any]
+Admit = Callable[[list[Trial]], bool]  # may the next batch start? (a run's time budget)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Job:
     data_root: Path
     run_dir: Path
     environment: dict[str, str] = field(default_factory=dict)  # the driver's GTNBENCH_* variables
+    options: ExecutionOptions = ExecutionOptions()  # precision, CUDA graphs, batched grids
 
 
 def gtnbench_environment() -> dict[str, str]:
@@ -48,15 +51,20 @@ class Executor(ABC):
     name: str
 
     @abstractmethod
-    def run(self, job: Job, batches: list[list[Trial]], started: Callable[[list[Trial]], None]) -> Iterator[list[Record]]:
-        """Run the batches; yield each batch's records as it finishes. `started` is told when a batch begins."""
+    def run(self, job: Job, batches: list[list[Trial]], started: Callable[[list[Trial]], None],
+            admit: Admit | None = None) -> Iterator[list[Record]]:  # fmt: skip
+        """Run the batches; yield each batch's records as it finishes. `started` is told when a batch
+        begins. `admit` is asked before a batch starts; once it says no, no batch starts any more
+        (those running finish) and the run ends with the rest pending."""
 
 
 class InProcess(Executor):
     name = "in-process"
 
-    def run(self, job, batches, started):
+    def run(self, job, batches, started, admit=None):
         for batch in batches:
+            if admit is not None and not admit(batch):
+                return
             started(batch)
             yield execute(job, batch)
 
@@ -73,9 +81,25 @@ def failed_records(job: Job, batch: list[Trial], reason: str) -> list[Record]:
 class RayOptions:
     address: str | None = None  # None: start a local cluster; "auto": join the running one
     cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0  # fractions pack several small trainings on one GPU
+    gpus_per_trial: float | None = None  # fractions pack several small trainings on one GPU; None: ray_gpu_share
     max_retries: int = 2  # re-runs of a batch whose worker process died
     max_in_flight: int | None = None  # default: as many batches as the cluster has CPU slots
+
+
+def ray_gpu_share(device: str, requested: float | None) -> float:
+    """GPUs each Ray task reserves: the request, else a whole GPU on CUDA and none on the CPU.
+    Ray hides every GPU from a task that reserves none (CUDA_VISIBLE_DEVICES=""), so on CUDA a share
+    of 0 would fail every trial: it is refused."""
+    cuda = device.startswith("cuda")
+    if requested is None:
+        return 1.0 if cuda else 0.0
+    if requested < 0:
+        raise GtnbenchError(f"--gpus-per-trial {requested}: must be at least 0")
+    if cuda and requested == 0:
+        raise GtnbenchError(f"--gpus-per-trial 0 with --device {device}: Ray hides the GPUs from tasks that reserve "
+                            "none, so every trial would fail; reserve a share, e.g. --gpus-per-trial 0.25 "
+                            "(4 trials per GPU), or leave it out for a whole GPU per trial")  # fmt: skip
+    return requested
 
 
 class RayExecutor(Executor):
@@ -92,28 +116,35 @@ class RayExecutor(Executor):
             raise GtnbenchError('the Ray executor needs Ray: pip install "gtnbench[ray]"') from None
         self.ray, self.options = ray, options
 
-    def run(self, job, batches, started):
+    def run(self, job, batches, started, admit=None):
         ray, options = self.ray, self.options
+        gpus = ray_gpu_share(job.device, options.gpus_per_trial)  # refuse before starting anything
         if not ray.is_initialized():  # workers import gtnbench from where the driver does
             path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))
             ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONPATH": path}})
-        task = ray.remote(execute).options(num_cpus=options.cpus_per_trial, num_gpus=options.gpus_per_trial,
+        task = ray.remote(execute).options(num_cpus=options.cpus_per_trial, num_gpus=gpus,
                                            max_retries=options.max_retries, retry_exceptions=False)  # fmt: skip
         capacity = options.max_in_flight or max(1, int(ray.cluster_resources().get("CPU", 1) // options.cpus_per_trial))
         waiting = list(batches)
         needs = dependencies(job.config, batches)
         done_ids: set[str] = set()
         in_flight: dict[Any, list[Trial]] = {}
-        while waiting or in_flight:
-            ready = [b for b in waiting if needs.get(_key(b), set()) <= done_ids]
+        admitting = True
+        while (waiting and admitting) or in_flight:
+            ready = [b for b in waiting if needs.get(_key(b), set()) <= done_ids] if admitting else []
             for batch in ready[: max(0, capacity - len(in_flight))]:
+                if admit is not None and not admit(batch):
+                    admitting = False
+                    break
                 waiting.remove(batch)
                 in_flight[task.remote(job, batch)] = batch
                 started(batch)
+            if not in_flight and not admitting:
+                return
             if not in_flight:  # what is left waits for trials that will never finish here
                 for batch in waiting:
-                    yield failed_records(job, batch, "its GTN trial did not run in this run")
+                    yield failed_records(job, batch, "a trial whose artifact it needs did not run in this run")
                 return
             finished, _ = ray.wait(list(in_flight), num_returns=1)
             batch = in_flight.pop(finished[0])
@@ -131,15 +162,14 @@ def _key(batch: list[Trial]) -> str:
 
 
 def dependencies(config: SuiteConfig, batches: list[list[Trial]]) -> dict[str, set[str]]:
-    """Batch (by its first trial's id) -> ids of the trials whose artifacts it needs."""
-    from gtnbench.suite import NB201Train, expand
+    """Batch (by its first trial's id) -> ids of the trials whose artifacts it needs and that are still to run."""
+    from gtnbench.suite import expand, prerequisites
 
     trials = expand(config)
     pending = {t.id for batch in batches for t in batch}  # trials done in an earlier session need no waiting
     needs = {}
     for batch in batches:
-        method = config.methods[batch[0].method]
-        if isinstance(method, NB201Train) and method.gtn:
-            needs[_key(batch)] = {t.id for t in trials if t.method == method.gtn and t.seed == batch[0].seed} & pending
+        needed = {t.id for t in prerequisites(config, batch[0], trials)} & pending
+        if needed:
+            needs[_key(batch)] = needed
     return needs
-

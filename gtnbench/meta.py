@@ -25,11 +25,20 @@ from gtnbench.device import synchronize
 from gtnbench.errors import GtnbenchError, TrialFailed
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner
+from gtnbench.seeds import role_seed
 from gtnbench.teachers.gtn import GTN, GTNSpec
-from gtnbench.train import accuracy, backpropagate_through_training, curve_points, initial_params, loss_on, train
+from gtnbench.train import (
+    LearnerState,
+    accuracy,
+    backpropagate_through_training,
+    curve_points,
+    initial_params,
+    loss_on,
+    step_loss_points,
+    train,
+)
 
-CHECKPOINT_FORMAT = "gtnbench-gtn-1"
-VALIDATION_SEED_OFFSET = 1_000_003  # validation learners never share a seed with meta-training learners
+CHECKPOINT_FORMAT = "gtnbench-gtn-2"
 
 
 @dataclass(frozen=True)
@@ -39,13 +48,14 @@ class MetaConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     final_lr_fraction: float = 0.1  # cosine decay of the outer lr down to this fraction
     meta_batch_size: int = 128
-    step_loss_every: int = 0  # also add real-data losses after every k-th inner step (0: final loss only)
+    step_loss_every: int = 0  # also add real-data losses after steps k, 2k, ... below T (0: final loss only)
     block_size: int = 0  # gradient checkpointing: steps per recomputed block (0: store everything)
     augment: bool = False  # random crop + flip of the real meta-training batches
     grad_clip: float = 0.0  # max global norm of the meta-gradient (0: no clipping)
     validate_every: int = 100
     checkpoint_every: int = 100
     collapse_fraction: float = 0.5  # fail when validation accuracy falls below this fraction of its best
+    validation_learners: int = 1  # fresh learners averaged at each validation (C3a reads their mean)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,10 +71,6 @@ class MetaState:
     seconds: float = 0.0  # meta-training wall time so far (validation excluded)
     best_val: float = 0.0
     resumed_at: list[int] = field(default_factory=list)  # iterations at which a checkpoint was restored
-
-
-def learner_seed(seed: int, iteration: int) -> int:
-    return seed * 1_000_000 + iteration
 
 
 def cosine_factor(iteration: int, total: int, final_fraction: float) -> float:
@@ -102,8 +108,9 @@ class frozen:
 
 
 def evaluate_teacher(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, seeds: list[int], device: str,
-                     steps: int | None = None) -> Evaluation:  # fmt: skip
-    """Train one fresh learner per seed for `steps` (default T) on the GTN; mean val and test accuracy."""
+                     steps: int | None = None, test: bool = True) -> Evaluation:  # fmt: skip
+    """Train one fresh learner per seed for `steps` (default T) on the GTN; mean val and (unless not asked,
+    as in meta-validation) test accuracy."""
     steps = steps or gtn.spec.inner_steps
     vals, tests, seconds = [], [], []
     with frozen(gtn):
@@ -115,25 +122,27 @@ def evaluate_teacher(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset,
             outcome = train(learner, initial_params(learner), lesson)
             synchronize(device)
             seconds.append(time.perf_counter() - start)
-            vals.append(accuracy(learner, outcome.params, dataset.val.x, dataset.val.y))
-            tests.append(accuracy(learner, outcome.params, dataset.test.x, dataset.test.y))
-    return Evaluation(torch.stack(vals).mean().item(), torch.stack(tests).mean().item(), seconds)
+            vals.append(accuracy(learner, outcome.state, dataset.val.x, dataset.val.y))
+            if test:
+                tests.append(accuracy(learner, outcome.state, dataset.test.x, dataset.test.y))
+    test_acc = torch.stack(tests).mean().item() if tests else math.nan
+    return Evaluation(torch.stack(vals).mean().item(), test_acc, seconds)
 
 
 def teacher_curve(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, seed: int, device: str,
                   steps: int | None = None) -> list[dict[str, float]]:  # fmt: skip
-    """Validation and test accuracy of one learner after 1, 2, 4, ... and `steps` inner steps on the GTN."""
+    """Test accuracy of one learner after 1, 2, 4, ... and `steps` inner steps on the GTN (a curve to plot;
+    nothing is chosen on it)."""
     steps = steps or gtn.spec.inner_steps
     learner = build_learner(learner_spec, dataset.image_shape, dataset.num_classes, seed, device)
 
-    def observe(t: int, params) -> tuple[torch.Tensor, torch.Tensor]:
-        return (accuracy(learner, params, dataset.val.x, dataset.val.y),
-                accuracy(learner, params, dataset.test.x, dataset.test.y))  # fmt: skip
+    def observe(t: int, state: LearnerState) -> torch.Tensor:
+        return accuracy(learner, state, dataset.test.x, dataset.test.y)
 
     with frozen(gtn):
         lesson = gtn.lesson(steps, torch.Generator(device=device).manual_seed(seed))
         outcome = train(learner, initial_params(learner), lesson, observe=observe, observe_at=curve_points(steps))
-    return [{"step": t, "val_acc": v.item(), "test_acc": s.item()} for t, (v, s) in sorted(outcome.observed.items())]
+    return [{"step": t, "test_acc": acc.item()} for t, acc in sorted(outcome.observed.items())]
 
 
 def _real_batch(dataset: ImageDataset, size: int, rng: torch.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,7 +169,7 @@ class MetaTrainer:
         )
         self.rng = torch.Generator(device=device).manual_seed(seed)
         self.state = MetaState()
-        self.validation_seeds = [VALIDATION_SEED_OFFSET + seed]
+        self.validation_seeds = [role_seed("validation", seed, i) for i in range(config.validation_learners)]
         self.validation_spec = replace(learner_spec, randomize_widths=False)  # the same learner at every validation
 
     # -- checkpoints ------------------------------------------------------------------------------
@@ -189,7 +198,7 @@ class MetaTrainer:
         os.replace(partial, path)
 
     def restore(self, path: Path) -> None:
-        payload = load_checkpoint(path, map_location=self.device)
+        payload = load_checkpoint(path)  # on the CPU: Adam's step counters must stay host tensors
         if payload["config"] != self.describe():
             raise GtnbenchError(f"{path}: checkpoint was written with another configuration; remove it or use another run")
         self.gtn.load_state_dict(payload["gtn"])
@@ -201,24 +210,33 @@ class MetaTrainer:
     # -- the outer loop ---------------------------------------------------------------------------
     def meta_gradient(self, iteration: int) -> torch.Tensor:
         """One outer iteration's meta-loss, backpropagated into the GTN's parameters (their .grad
-        accumulates); returns the loss, detached."""
+        accumulates); returns the loss, detached.
+
+        As in the official code, the objective is the final loss plus, with step losses, the losses
+        after steps k, 2k, ... below T, each on a fresh real batch (drawn up front, so that the
+        checkpointed recomputation sees the same ones); every loss is taken in evaluation mode.
+        """
         dataset, config = self.dataset, self.config
         learner = build_learner(self.learner_spec, dataset.image_shape, dataset.num_classes,
-                                learner_seed(self.seed, iteration), self.device)  # fmt: skip
+                                role_seed("meta-train", self.seed, iteration), self.device)  # fmt: skip
         lesson = self.gtn.lesson(self.gtn_spec.inner_steps, self.rng)
         x, y = _real_batch(dataset, config.meta_batch_size, self.rng, config.augment)
-        step_loss = (lambda t, params: loss_on(learner, params, x, y)) if config.step_loss_every else None
-        counted = self.gtn_spec.inner_steps // config.step_loss_every if config.step_loss_every else 0
-        total = backpropagate_through_training(
-            learner, initial_params(learner), lesson, lambda params: loss_on(learner, params, x, y),
-            weight=1 / (1 + counted), block_size=config.block_size, step_loss=step_loss,
+        fresh = {t: _real_batch(dataset, config.meta_batch_size, self.rng, config.augment)
+                 for t in step_loss_points(self.gtn_spec.inner_steps, config.step_loss_every)}  # fmt: skip
+
+        def step_loss(t: int, state: LearnerState) -> torch.Tensor:
+            return loss_on(learner, state, *fresh[t])
+
+        return backpropagate_through_training(
+            learner, initial_params(learner), lesson, lambda state: loss_on(learner, state, x, y),
+            block_size=config.block_size, step_loss=step_loss if fresh else None,
             step_loss_every=config.step_loss_every,
         )  # fmt: skip
-        return total / (1 + counted)
 
     def validate(self, iteration: int) -> dict[str, Any]:
-        evaluation = evaluate_teacher(self.gtn, self.validation_spec, self.dataset, self.validation_seeds, self.device)
-        entry = {"iteration": iteration, "val_acc": evaluation.val_acc, "test_acc": evaluation.test_acc}
+        evaluation = evaluate_teacher(self.gtn, self.validation_spec, self.dataset, self.validation_seeds, self.device,
+                                      test=False)  # fmt: skip
+        entry = {"iteration": iteration, "val_acc": evaluation.val_acc}
         self.state.history.append(entry)
         return entry
 
@@ -277,9 +295,10 @@ class MetaTrainer:
         self.state.best_val = max(best, val)
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's contents, on the CPU (callers copy tensors to their device with load_state_dict)."""
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise GtnbenchError(f"{path}: GTN checkpoint not found") from None
     except Exception as error:
@@ -291,7 +310,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 
 def load_gtn(path: Path, device: str = "cpu") -> tuple[GTN, dict[str, Any]]:
     """A trained GTN (as a teacher) and its configuration, from a checkpoint file."""
-    payload = load_checkpoint(path, device)
+    payload = load_checkpoint(path)
     config = payload["config"]
     generator = config["generator"]
     generator_spec = GeneratorSpec(**{**generator, "image_shape": tuple(generator["image_shape"]),

@@ -259,3 +259,76 @@ def wallclock_speedup(
     return real_seconds_per_arch_at_matching_steps / amortised_seconds_per_arch(
         method_seconds_per_arch, one_off_seconds, n_archs
     )
+
+
+# Intervals of the claims' measures.
+#
+# A claim's measure is a statistic of a few groups of numbers (one value per seed of each side)
+# or of aligned per-architecture arrays. Its interval is a percentile bootstrap: groups are
+# resampled independently (seeds of different methods are different runs), architectures jointly
+# (every proxy scored the same cells). Both are seeded, so a verdict is reproducible.
+
+
+def bootstrap_groups(
+    groups: Sequence[Sequence[float]],
+    statistic: Callable[..., float],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(statistic of the data, interval low, interval high), each group resampled with replacement.
+
+    NaN bounds when a group holds fewer than two values (no spread to resample); a NaN value
+    anywhere gives a NaN statistic. Infinite values of the statistic (e.g. a budget never reached)
+    take part in the percentiles, so an interval may end at inf.
+    """
+    arrays = [np.sort(np.asarray(g, dtype=float)) for g in groups]  # sorted: the same resamples in any input order
+    value = float(statistic(*arrays)) if all(len(a) for a in arrays) else math.nan
+    if math.isnan(value) or any(len(a) < 2 for a in arrays):
+        return value, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(*(a[rng.integers(0, len(a), len(a))] for a in arrays)) for _ in range(n_resamples)],
+                     dtype=float)  # fmt: skip
+    return value, *_percentiles(draws, confidence)
+
+
+def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    draws = draws[~np.isnan(draws)]
+    if len(draws) == 0:
+        return math.nan, math.nan
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(draws, alpha, method="lower")), float(np.quantile(draws, 1 - alpha, method="higher"))
+
+
+def resampled_indices(n: int, n_resamples: int, seed: int = 0) -> np.ndarray:
+    """[n_resamples, n] indices drawn with replacement: a paired bootstrap over n aligned items."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+
+def interval_of(draws: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap draws (NaN draws left out; inf kept)."""
+    return _percentiles(np.asarray(draws, dtype=float), confidence)
+
+
+def spearman_rows(proxy: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Spearman of each row of `proxy` [B, n] with the matching row of `truth` [B, n] (average ranks
+    for ties; NaN for a constant row or a row holding NaN): the vectorised form of `spearman`."""
+    x, y = np.asarray(proxy, dtype=float), np.asarray(truth, dtype=float)
+    bad = np.isnan(x).any(axis=1) | np.isnan(y).any(axis=1)
+    rx = stats.rankdata(np.where(np.isnan(x), 0, x), axis=1)
+    ry = stats.rankdata(np.where(np.isnan(y), 0, y), axis=1)
+    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (rx * ry).sum(axis=1) / denominator
+    rho[bad | (denominator == 0)] = math.nan
+    return rho
+
+
+def spearman_top_k_rows(proxy: np.ndarray, truth: np.ndarray, k_percent: float) -> np.ndarray:
+    """`spearman_top_k(by="proxy")` of each row pair: Spearman within the top k % of each row by its proxy
+    score (ties: the earlier position; NaN ranks last), vectorised over rows."""
+    x, y = np.asarray(proxy, dtype=float), np.asarray(truth, dtype=float)
+    keep = top_k_count(x.shape[1], k_percent)
+    order = np.argsort(np.where(np.isnan(x), np.inf, -x), axis=1, kind="stable")[:, :keep]
+    return spearman_rows(np.take_along_axis(x, order, axis=1), np.take_along_axis(y, order, axis=1))

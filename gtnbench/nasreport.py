@@ -1,4 +1,8 @@
-"""The NAS-Bench-201 part of a report: proxy table, scatter plots, the cost/quality frontier, search regret."""
+"""The NAS part of a report: proxy table, scatter plots, the cost/quality frontier, search regret.
+
+Titled with the benchmark the records scored (NAS-Bench-201 or NAS-Bench-Macro), its table and column;
+the files are named after its space (nb201_*, macro_*).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,21 @@ from pathlib import Path
 import numpy as np
 
 from gtnbench.nas.search import BudgetResult
-from gtnbench.nas.table import describe_column, load_table
+from gtnbench.nas.spaces import SearchSpace, get_space
+from gtnbench.nas.table import GroundTruth
 from gtnbench.plotting import pyplot, save, style_axis
-from gtnbench.rankcorr import ProxyRow, Speedup, collect, mean_scores, rank_rows, search_curves, speedups, truth_of
+from gtnbench.rankcorr import (
+    ProxyRow,
+    Speedup,
+    collect,
+    ground_truth_of,
+    mean_scores,
+    rank_rows,
+    search_curves,
+    space_of,
+    speedups,
+    truth_of,
+)
 
 KS = (5, 10, 20, 50)
 
@@ -26,11 +42,12 @@ def _seconds(row: ProxyRow) -> str:
     return text + (" (est.)" if row.estimated_cost else "")
 
 
-def proxy_markdown(rows: list[ProxyRow], column: str, sha: str) -> str:
+def proxy_markdown(rows: list[ProxyRow], column: str, table: GroundTruth, space: SearchSpace, dataset: str) -> str:
     out = io.StringIO()
-    out.write(f"## NAS-Bench-201 proxies\n\nGround truth: `{column}` = {describe_column(column)}; "
-              f"table sha256 `{sha[:16]}…`. Scores are averaged over seeds; intervals are 95 % paired bootstrap "
-              "over architectures. Spearman top-50 % by proxy is claim C7's definition.\n\n")  # fmt: skip
+    out.write(f"## {space.title} proxies\n\nProxies trained and scored on {dataset}. Ground truth: `{column}` = "
+              f"{space.describe_column(column)}; table `{table.source}`, sha256 `{table.sha256[:16]}…`. Scores are "
+              "averaged over seeds; intervals are 95 % paired bootstrap over architectures. Spearman top-50 % by "
+              "proxy is claim C7's definition.\n\n")  # fmt: skip
     out.write("| proxy | n | Spearman [95 % CI] | over seeds | Kendall | P@10 % | Spearman top-50 % by proxy [CI] | "
               "top-10 % by truth | seconds / arch |\n|---|---:|---|---|---:|---:|---|---:|---:|\n")  # fmt: skip
     for r in rows:
@@ -42,11 +59,11 @@ def proxy_markdown(rows: list[ProxyRow], column: str, sha: str) -> str:
     return out.getvalue() + "\n"
 
 
-def speedup_markdown(found: list[Speedup]) -> str:
+def speedup_markdown(found: list[Speedup], claim: str = " (claim C6)") -> str:
     if not found:
         return ""
     out = io.StringIO()
-    out.write("### Speed-up against real-data proxies (claim C6)\n\nReal-data steps needed to reach each proxy's "
+    out.write(f"### Speed-up against real-data proxies{claim}\n\nReal-data steps needed to reach each proxy's "
               "Spearman, interpolated in log(steps) on the real-data curve; ∞: never reached within the measured "
               "budgets.\n\n| proxy | steps | Spearman | real steps needed | speed-up (steps) [CI] | speed-up (seconds, "
               "per evaluation) |\n|---|---:|---:|---:|---|---:|\n")  # fmt: skip
@@ -69,7 +86,7 @@ def rows_csv(rows: list[ProxyRow]) -> str:
     return out.getvalue()
 
 
-def plot_scatter(proxies, rows: list[ProxyRow], column: str, path: Path) -> None:
+def plot_scatter(proxies, rows: list[ProxyRow], table: GroundTruth, column: str, path: Path) -> None:
     """Proxy score vs ground truth, one panel per proxy (train-based proxies at their largest budget)."""
     plt = pyplot()
     largest = {}
@@ -81,7 +98,6 @@ def plot_scatter(proxies, rows: list[ProxyRow], column: str, path: Path) -> None
     cols = min(4, len(shown))
     lines = math.ceil(len(shown) / cols)
     fig, axes = plt.subplots(lines, cols, figsize=(3.6 * cols, 3.2 * lines), squeeze=False)
-    table = load_table()
     for axis, row in zip(axes.flat, shown):
         scores = mean_scores(proxies[row.name])
         archs = list(scores)
@@ -121,7 +137,7 @@ def plot_frontier(rows: list[ProxyRow], path: Path) -> None:
 
 
 def plot_search(budgets: list[float], results: dict[str, list[BudgetResult]], path: Path) -> None:
-    """Regret (best cell minus the chosen cell's ground truth) of proxy-guided random search vs budget."""
+    """Regret (best architecture minus the chosen one's ground truth) of proxy-guided random search vs budget."""
     plt = pyplot()
     fig, axis = plt.subplots(figsize=(6.8, 4.6))
     for name, curve in results.items():
@@ -135,12 +151,12 @@ def plot_search(budgets: list[float], results: dict[str, list[BudgetResult]], pa
     save(fig, path)
 
 
-def search_markdown(budgets: list[float], results: dict[str, list[BudgetResult]]) -> str:
+def search_markdown(budgets: list[float], results: dict[str, list[BudgetResult]], claim: str = " (claim C8)") -> str:
     if not results:
         return ""
     shown = [0, len(budgets) // 2, len(budgets) - 1]
     out = io.StringIO()
-    out.write("### Proxy-guided random search (claim C8)\n\nMean ground truth of the chosen cell (regret) at equal "
+    out.write(f"### Proxy-guided random search{claim}\n\nMean ground truth of the chosen architecture (regret) at equal "
               "budgets of proxy evaluation, over the search seeds.\n\n| proxy | " +
               " | ".join(f"{budgets[i]:.3g} s" for i in shown) + " |\n|---|" + "---:|" * len(shown) + "\n")  # fmt: skip
     for name, curve in results.items():
@@ -149,21 +165,35 @@ def search_markdown(budgets: list[float], results: dict[str, list[BudgetResult]]
     return out.getvalue() + "\n"
 
 
+def _dataset_label(records: list[dict]) -> str:
+    from gtnbench.data.names import dataset_label
+
+    names = sorted({r["dataset"] for r in records if r.get("dataset")})
+    return ", ".join(dataset_label(n) for n in names) or "–"
+
+
 def nas_report(records: list[dict], column: str, search_seeds: int, resamples: int, out: Path) -> tuple[str, list[Path]]:
-    """Markdown and files of the NAS-Bench-201 part of a report (empty when the records have none)."""
+    """Markdown and files of the NAS part of a report (empty when the records have none), on the table of
+    the records' search space (its best architecture is search regret's zero)."""
     proxies = collect(records)
     if not proxies:
         return "", []
-    table = load_table()
+    space = get_space(space_of(records))
+    table, _ = ground_truth_of(records)
     rows = rank_rows(proxies, table, column, resamples)
     found = speedups(rows)
     budgets, searched = search_curves(proxies, rows, table, column, search_seeds)
-    files = [out / "nb201_proxies.csv", out / "nb201_scatter.png", out / "nb201_frontier.png"]
+    prefix = space.name
+    files = [out / f"{prefix}_proxies.csv", out / f"{prefix}_scatter.png", out / f"{prefix}_frontier.png"]
     files[0].write_text(rows_csv(rows))
-    plot_scatter(proxies, rows, column, files[1])
+    plot_scatter(proxies, rows, table, column, files[1])
     plot_frontier(rows, files[2])
     if searched:
-        files.append(out / "nb201_search.png")
+        files.append(out / f"{prefix}_search.png")
         plot_search(budgets, searched, files[-1])
-    markdown = proxy_markdown(rows, column, table.sha256) + speedup_markdown(found) + search_markdown(budgets, searched)
+    nas = [r for r in records if r["kind"].startswith("nb201")]
+    claims = space.name == "nb201"  # claims C6 and C8 are NAS-Bench-201's
+    markdown = (proxy_markdown(rows, column, table, space, _dataset_label(nas))
+                + speedup_markdown(found, " (claim C6)" if claims else "")
+                + search_markdown(budgets, searched, " (claim C8)" if claims else ""))  # fmt: skip
     return markdown, files

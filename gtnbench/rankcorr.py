@@ -1,4 +1,7 @@
-"""From NAS-Bench-201 proxy records to rank correlations, speed-ups and search curves (pure; no torch).
+"""From NAS proxy records to rank correlations, speed-ups and search curves (pure; no torch).
+
+The records of one run score architectures of one search space (details["space"]: "nb201" or
+"macro"; records older than the field are NAS-Bench-201's); ground_truth_of gives its table.
 
 A *proxy* here is one column of scores over the sampled architectures: a train-based method
 at one step budget ("real@128"), one training-free score ("free:naswot") or a table column
@@ -15,6 +18,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from gtnbench.errors import GtnbenchError
 from gtnbench.metrics import (
     bootstrap_ci,
     mean_std,
@@ -29,6 +33,7 @@ from gtnbench.nas.search import BudgetResult, simulate_searches
 from gtnbench.nas.table import GroundTruth
 
 Record = dict[str, Any]
+PROXY_KINDS = ("nb201-train", "nb201-free", "nb201-table")
 
 
 @dataclass
@@ -44,7 +49,7 @@ class Proxy:
 
 
 def collect(records: Iterable[Record]) -> dict[str, Proxy]:
-    """Group the ok records of NAS-Bench-201 methods into proxies, in order of appearance."""
+    """Group the ok records of NAS methods (kinds nb201-*, any search space) into proxies, in order of appearance."""
     proxies: dict[str, Proxy] = {}
 
     def proxy(name: str, record: Record, teacher=None, steps=None) -> Proxy:
@@ -53,7 +58,7 @@ def collect(records: Iterable[Record]) -> dict[str, Proxy]:
         return proxies[name]
 
     for r in records:
-        if r["status"] != "ok" or not r["kind"].startswith("nb201"):
+        if r["status"] != "ok" or r["kind"] not in PROXY_KINDS:  # a calibration trial scores no proxy
             continue
         details, seed = r["details"], r["seed"]
         if r["kind"] == "nb201-table":
@@ -68,6 +73,28 @@ def collect(records: Iterable[Record]) -> dict[str, Proxy]:
             p.scores.setdefault(seed, {})[r["arch"]] = score
             p.seconds.append(details["seconds"][key])
     return proxies
+
+
+def space_of(records: Iterable[Record]) -> str:
+    """The search space the ok NAS records scored ("nb201" for records older than details["space"])."""
+    spaces = {(r.get("details") or {}).get("space") or "nb201" for r in records
+              if r["kind"].startswith("nb201") and r["status"] == "ok"}  # fmt: skip
+    if len(spaces) > 1:
+        raise GtnbenchError(f"the runs score architectures of several search spaces ({', '.join(sorted(spaces))}); "
+                            "report and check them separately")  # fmt: skip
+    return spaces.pop() if spaces else "nb201"
+
+
+def ground_truth_of(records: Iterable[Record]) -> tuple[GroundTruth, str]:
+    """The table of the records' search space and the ground-truth column they were scored against
+    (default: the space's)."""
+    from gtnbench.nas.spaces import get_space
+
+    records = list(records)
+    space = get_space(space_of(records))
+    column = next((r["details"]["ground_truth"] for r in records if (r.get("details") or {}).get("ground_truth")),
+                  space.default_column)  # fmt: skip
+    return space.table(), column
 
 
 def mean_scores(proxy: Proxy) -> dict[int, float]:

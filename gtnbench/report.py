@@ -9,13 +9,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from gtnbench.analysis import Cell, cells, latest_records
-from gtnbench.claims import Verdict, judge_all
+from gtnbench.analysis import Cell, bn_text, cells, latest_records
+from gtnbench.claims import judge_all, settings_of
+from gtnbench.claims.render import verdict_markdown
 from gtnbench.data.names import dataset_label
+from gtnbench.htmlreport import write_html_report
 from gtnbench.metrics import format_mean_std
 from gtnbench.nasreport import nas_report
 from gtnbench.plotting import pyplot, save, style_axis
 from gtnbench.store import RunContents
+from gtnbench.suite import SET_KINDS, nas_table
+from gtnbench.teachers_report import small_sets_markdown
 
 METRIC_TITLES = {"test_acc": "test acc (%)", "val_acc": "val acc (%)", "train_seconds": "train time (s)"}
 
@@ -50,9 +54,13 @@ def markdown_tables(table: list[Cell]) -> str:
         for c in group:
             out.write(f"| {c.method} | {c.budget} | {c.steps} | {c.seeds} | {c.failed} | {_value(c, 'test_acc')} | "
                       f"{_value(c, 'val_acc')} | {_value(c, 'train_seconds')} |\n")  # fmt: skip
-        steps = sorted({c.steps for c in group})
-        methods = list(dict.fromkeys(c.method for c in group))
-        by_key = {(c.method, c.steps): c for c in group}
+        pivot = [c for c in group if c.kind not in SET_KINDS]  # the small sets have a table of their own
+        if not pivot:
+            out.write("\n")
+            continue
+        steps = sorted({c.steps for c in pivot})
+        methods = list(dict.fromkeys(c.method for c in pivot))
+        by_key = {(c.method, c.steps): c for c in pivot}
         out.write("\nTest accuracy (%), mean ± std over seeds, by training steps:\n\n")
         out.write("| method | " + " | ".join(str(s) for s in steps) + " |\n")
         out.write("|---|" + "---:|" * len(steps) + "\n")
@@ -117,7 +125,7 @@ def plot_accuracy_vs_steps(table: list[Cell], path: Path) -> None:
 
 
 def plot_meta_training(table: list[Cell], path: Path) -> None:
-    """GTN meta-training: test accuracy of a fresh learner trained on the GTN vs outer iteration."""
+    """GTN meta-training: validation accuracy of fresh learners trained on the GTN vs outer iteration."""
     plt = pyplot()
     groups = {k: [c for c in g if c.meta_curve] for k, g in _group(table).items()}
     groups = {k: g for k, g in groups.items() if g}
@@ -130,7 +138,7 @@ def plot_meta_training(table: list[Cell], path: Path) -> None:
             axis.plot(xs, ys, label=f"{cell.method} (n={cell.seeds})")
             axis.fill_between(xs, [y - e for y, e in zip(ys, sd)], [y + e for y, e in zip(ys, sd)], alpha=0.2)
         axis.set_title(f"{suite} ({scale}), {dataset_label(dataset)}: meta-training")
-        style_axis(axis, "outer iteration", "test accuracy after T inner steps (%)")
+        style_axis(axis, "outer iteration", "validation accuracy after T inner steps (%)")
     save(fig, path)
 
 
@@ -169,25 +177,17 @@ def samples_markdown(runs: list[RunContents], out: Path) -> str:
             image = record.get("details", {}).get("samples") if record["status"] == "ok" else None
             if image:
                 lines.append(f"![{record['trial']}]({os.path.relpath(run.path / image, out)})")
-    return "## What the GTNs teach\n\n" + "\n\n".join(lines) + "\n\n" if lines else ""
-
-
-def verdict_markdown(verdicts: list[Verdict]) -> str:
-    if not verdicts:
-        return ""
-    lines = ["## Claims\n", "| claim | statement | measured | claimed | scale | verdict |", "|---|---|---|---|---|---|"]
-    for v in verdicts:
-        lines.append(f"| {v.claim.id} | {v.claim.statement} | {v.measured} | {v.claimed} | {v.scale or '–'} | {v.verdict} |")
-    return "\n".join(lines) + "\n"
+    return "## What the teachers teach\n\n" + "\n\n".join(lines) + "\n\n" if lines else ""
 
 
 def runs_header(runs: list[RunContents]) -> str:
-    lines = ["# gtnbench report\n", "| run | suite | scale | data | device | code | torch | status |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["# gtnbench report\n", "| run | suite | scale | data | device | code | torch | batch-norm evaluation | status |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in runs:
         m = run.manifest
         lines.append(f"| {run.path.name} | {m['suite']} | {m['scale']} | {dataset_label(m['dataset'])} | "
-                     f"{m['device_name']} | {m['code_version']} | {m['versions']['torch']} | {m['status']} |")  # fmt: skip
+                     f"{m['device_name']} | {m['code_version']} | {m['versions']['torch']} | {bn_text(m)} | "
+                     f"{m['status']} |")  # fmt: skip
     return "\n".join(lines) + "\n\n"
 
 
@@ -195,13 +195,14 @@ def write_report(runs: list[RunContents], out: Path) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     records = latest_records(runs)
     table = cells(r for r in records if not r["kind"].startswith("nb201"))
-    verdicts = judge_all(records)
-    nas = next((run.manifest["config"]["nb201"] for run in runs if run.manifest["config"].get("nb201")), None)
+    verdicts = judge_all(records, settings=settings_of(run.manifest["config"] for run in runs))
+    nas = next((nas_table(run.manifest["config"]) for run in runs if nas_table(run.manifest["config"])), None)
     nas_markdown, written = ("", [])
     if nas:
         nas_markdown, written = nas_report(records, nas["ground_truth"], nas["search_seeds"], nas["bootstrap"], out)
-    markdown = (runs_header(runs) + markdown_tables(table) + gtn_markdown(table, records) + samples_markdown(runs, out)
-                + nas_markdown + verdict_markdown(verdicts))  # fmt: skip
+    teachers = gtn_markdown(table, records) + small_sets_markdown(records)
+    markdown = (runs_header(runs) + markdown_tables(table) + teachers + samples_markdown(runs, out) + nas_markdown
+                + verdict_markdown(verdicts))  # fmt: skip
     files = {"summary.md": markdown, "summary.csv": csv_table(table), "summary.tex": latex_table(table)}
     for name, text in files.items():
         (out / name).write_text(text)
@@ -212,4 +213,5 @@ def write_report(runs: list[RunContents], out: Path) -> Report:
     if any(c.meta_curve for c in table):
         plot_meta_training(table, out / "meta_training.png")
         written.append(out / "meta_training.png")
+    written.append(write_html_report(runs, verdicts, markdown_tables(table) + teachers + nas_markdown, written, out))
     return Report(written, markdown)

@@ -7,7 +7,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -16,12 +16,14 @@ from gtnbench import __version__
 from gtnbench.data.datasets import load_dataset
 from gtnbench.data.names import LABELS
 from gtnbench.data.sources import verification_enabled
-from gtnbench.device import FLOAT32, use_full_float32
+from gtnbench.device import check_device
 from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.errors import StoreError, SuiteError, TrialFailed
+from gtnbench.execution import ExecutionOptions, precision_summary
 from gtnbench.executors import Executor, InProcess, Job, gtnbench_environment
+from gtnbench.plan import Budget
 from gtnbench.store import RunWriter, artifact_path, latest_run, new_run_path
-from gtnbench.suite import NB201Train, Suite, SuiteConfig, Trial, expand
+from gtnbench.suite import SET_KINDS, NB201Train, Suite, SuiteConfig, Trial, expand, prerequisites
 
 DEFAULT_RUNS_DIR = Path("runs")
 Record = dict[str, Any]
@@ -38,20 +40,37 @@ class RunSummary:
     done_before: int
     ok: int
     failed: int
+    stopped: str | None = None  # why a --budget run stopped before its last trial (status `interrupted`)
 
 
 def _ground_truth(config: SuiteConfig) -> dict[str, str] | None:
-    """For NAS-Bench-201 suites: the exact ground-truth column and the table's checksum."""
-    if config.nb201 is None:
+    """For NAS suites: the search space, its shipped table, the exact ground-truth column and the table's checksum."""
+    if config.nas is None:
         return None
-    from gtnbench.nas.table import describe_column, load_table
+    from gtnbench.nas.spaces import get_space
 
-    column = config.nb201.ground_truth
-    return {"column": column, "means": describe_column(column), "table_sha256": load_table().sha256}
+    space, column = get_space(config.nas.space), config.nas.ground_truth
+    table = space.table()
+    return {"space": space.name, "benchmark": space.title, "table": table.source, "column": column,
+            "means": space.describe_column(column), "table_sha256": table.sha256}  # fmt: skip
+
+
+def bn_protocols(config: SuiteConfig) -> dict[str, str]:
+    """The batch-norm evaluation protocol (models/norm.py) each method's learners run under."""
+    from gtnbench.methods.base import learner_spec
+
+    protocols = {}
+    for name, method in config.methods.items():
+        if hasattr(method, "network"):
+            protocols[name] = method.network.bn_eval
+        elif not method.kind.startswith(("nb201", "nas")):  # the suite's learner, or the method's own
+            protocols[name] = learner_spec(getattr(method, "learner", None) or config.learner).protocol()
+    return protocols
 
 
 def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str, data_root: Path, trials: int,
-              shard: tuple[int, int] | None, executor: str) -> dict:  # fmt: skip
+              shard: tuple[int, int] | None, executor: str, options: ExecutionOptions,
+              precision: dict[str, Any]) -> dict:  # fmt: skip
     return {
         "gtnbench": __version__,
         "suite": config.name,
@@ -68,11 +87,13 @@ def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str,
         "data_verified": verification_enabled(),
         "device": device,
         "device_name": device_name(device),
-        "precision": FLOAT32,
+        "precision": precision,  # read back from torch in the driver (each record: its worker's)
+        "execution": options.to_dict(),
         "executor": executor,
         "code_version": code_version(),
         "versions": library_versions(),
         "ground_truth": _ground_truth(config),
+        "bn_eval": bn_protocols(config),
         "command": sys.argv,
         "started": now(),
         "finished": None,
@@ -98,6 +119,7 @@ def base_record(trial: Trial, manifest: dict[str, Any]) -> Record:
         "device": manifest["device"],
         "device_name": manifest["device_name"],
         "versions": manifest["versions"],
+        "precision": precision_summary(manifest.get("precision")),
     }
 
 
@@ -106,9 +128,11 @@ def run_batch(job: Job, batch: list[Trial]) -> list[Record]:
     from gtnbench.methods import BATCH_FUNCTIONS, TRIAL_FUNCTIONS, TrialContext
 
     config = job.config
-    use_full_float32()
+    precision = precision_summary(job.options.apply())  # this process's read-back, in every record
     dataset = load_dataset(config.dataset, job.data_root, job.device, config.split_seed)
     records, start, stamp = [base_record(t, job.manifest) for t in batch], time.perf_counter(), now()
+    for record in records:
+        record["precision"] = precision
 
     def context(trial: Trial) -> TrialContext:
         def artifacts() -> Path:
@@ -147,9 +171,10 @@ def plan_batches(config: SuiteConfig, trials: list[Trial]) -> list[list[Trial]]:
     batches: list[list[Trial]] = []
     for trial in trials:
         method = config.methods[trial.method]
-        size = method.batch_archs if isinstance(method, NB201Train) else 1
+        size = method.batch_archs if isinstance(method, NB201Train) and trial.kind == method.kind else 1
         last = batches[-1] if batches else None
-        if size > 1 and last and last[0].method == trial.method and last[0].seed == trial.seed and len(last) < size:
+        if (size > 1 and last and last[0].method == trial.method and last[0].kind == trial.kind
+                and last[0].seed == trial.seed and len(last) < size):  # fmt: skip
             last.append(trial)
         else:
             batches.append([trial])
@@ -167,17 +192,18 @@ def shard_of(trials: list[Trial], shard: tuple[int, int] | None) -> list[Trial]:
 def _check_shard_dependencies(config: SuiteConfig, mine: list[Trial], shard: tuple[int, int] | None) -> None:
     if shard is None:
         return
-    ids = {t.id for t in mine}
+    ids, trials = {t.id for t in mine}, expand(config)
     for trial in mine:
-        method = config.methods[trial.method]
-        if isinstance(method, NB201Train) and method.gtn:
-            source = next(t for t in expand(config) if t.method == method.gtn and t.seed == trial.seed)
+        for source in prerequisites(config, trial, trials):
             if source.id not in ids:
-                raise SuiteError(f"shard {shard[0]}/{shard[1]}: {trial.id} needs the GTN of {source.id}, which another "
-                                 f"shard runs; meta-train it first and name it with `checkpoint = PATH` in the suite")  # fmt: skip
+                escape = ("meta-train it first and name it with `checkpoint = PATH`" if source.kind == "gtn" else
+                          "make the set first and name its set.pt with `checkpoint = PATH`" if source.kind in SET_KINDS
+                          else "calibrate first and name its calibration.json with `calibration = { file = PATH }`")
+                raise SuiteError(f"shard {shard[0]}/{shard[1]}: {trial.id} needs the artifact of {source.id}, which "
+                                 f"another shard runs; {escape} in the suite")  # fmt: skip
 
 
-def _open_run(suite, config, trials, device, data_root, dataset_name, out, resume, shard, executor):
+def _open_run(suite, config, trials, device, data_root, dataset_name, out, resume, shard, executor, options, precision):
     """A writer for a new run, or for the run to resume, and the ids of the trials it already holds."""
     if resume:
         prefix = f"{config.name}-{config.scale}-" + (f"shard{shard[0]}of{shard[1]}-" if shard else "")
@@ -193,12 +219,17 @@ def _open_run(suite, config, trials, device, data_root, dataset_name, out, resum
         if manifest.get("shard") != (f"{shard[0]}/{shard[1]}" if shard else None):
             writer.close()
             raise StoreError(f"{path}: holds shard {manifest.get('shard')}, not {shard}; resume it with the same --shard")
+        started_at = (manifest.get("execution") or {}).get("precision", "ieee")
+        if started_at != options.precision:
+            writer.close()
+            raise StoreError(f"{path}: was started with --precision {started_at}; resume it with the same precision")
         manifest.update(status="running", finished=None, resumed=[*manifest.get("resumed", []), now()])
+        manifest.pop("stopped", None)
         writer.write_manifest(manifest)
         return writer, manifest, contents.records
     name = f"{config.scale}-shard{shard[0]}of{shard[1]}" if shard else config.scale
     path = out or new_run_path(DEFAULT_RUNS_DIR, config.name, name)
-    manifest = _manifest(suite, config, device, dataset_name, data_root, len(trials), shard, executor)
+    manifest = _manifest(suite, config, device, dataset_name, data_root, len(trials), shard, executor, options, precision)
     return RunWriter.create(path, manifest), manifest, []
 
 
@@ -213,22 +244,32 @@ def run_suite(
     executor: Executor | None = None,
     shard: tuple[int, int] | None = None,
     retry_failed: bool = False,
+    on_record: Callable[[Record], None] | None = None,
+    options: ExecutionOptions | None = None,
+    budget: Budget | None = None,
 ) -> RunSummary:
+    """Run the suite's pending trials; `on_record` is called with each record once it is on disk.
+    `options`: precision, CUDA graphs, batched grids. `budget`: start a trial only while it fits
+    (plan.Budget); a run it stops is `interrupted`, and --resume continues it."""
     config = suite.at(scale)
     console = console or Console(stderr=True)
     executor = executor or InProcess()
+    options = options or ExecutionOptions()
+    device = check_device(device)
+    options.check(config, device)
+    precision = options.apply()
     trials = shard_of(expand(config), shard)
     _check_shard_dependencies(config, trials, shard)
     dataset = load_dataset(config.dataset, data_root, device, config.split_seed)  # fail before writing anything
     writer, manifest, earlier = _open_run(suite, config, trials, device, data_root, dataset.name, out, resume, shard,
-                                          executor.name)  # fmt: skip
+                                          executor.name, options, precision)  # fmt: skip
     latest = {r["trial"]: r["status"] for r in earlier}  # a later record of a trial supersedes an earlier one
     done = {trial for trial, status in latest.items() if status == "ok" or not retry_failed}
     failed_before = sum(latest[trial] != "ok" for trial in done)
     pending = [t for t in trials if t.id not in done]
-    job = Job(config, {k: manifest[k] for k in ("suite", "scale", "config_hash", "dataset", "code_version", "device",
-                                                "device_name", "versions")}, device, data_root, writer.path,
-              gtnbench_environment())  # fmt: skip
+    job = Job(config, {k: manifest.get(k) for k in ("suite", "scale", "config_hash", "dataset", "code_version", "device",
+                                                    "device_name", "versions", "precision")}, device, data_root,
+              writer.path, gtnbench_environment(), options)  # fmt: skip
     console.print(f"[bold]{config.name}[/] at scale [bold]{config.scale}[/]"
                   + (f" shard {shard[0]}/{shard[1]}" if shard else "")
                   + f" on {manifest['device_name']} ({executor.name}), data {LABELS[dataset.name]}: {len(pending)} "
@@ -246,9 +287,14 @@ def run_suite(
             progress.update(task, description=batch[0].id, running=running)
 
         try:
-            for records in executor.run(job, plan_batches(config, pending), started):
+            admit = budget.admit if budget is not None else None
+            for records in executor.run(job, plan_batches(config, pending), started, admit):
+                if budget is not None:
+                    budget.took(records)
                 for record in records:
                     writer.append(record)
+                    if on_record is not None:
+                        on_record(record)
                     if record["status"] == "ok":
                         ok += 1
                     else:
@@ -260,7 +306,11 @@ def run_suite(
             manifest.update(status="interrupted", finished=now())
             writer.write_manifest(manifest)
             raise
+        stopped = budget.stopped if budget is not None else None
         status = "completed" if not (failed or failed_before) else "completed with failures"
+        if stopped is not None:
+            status = "interrupted"
+            manifest["stopped"] = f"--budget: {stopped}; {len(pending) - ok - failed} trials left"
         manifest.update(status=status, finished=now())
         writer.write_manifest(manifest)
-    return RunSummary(writer.path, len(trials), len(done), ok, failed)
+    return RunSummary(writer.path, len(trials), len(done), ok, failed, stopped)

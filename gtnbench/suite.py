@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gtnbench.errors import SuiteError
 
@@ -28,6 +38,10 @@ SCALES = ("smoke", "quick", "paper")
 DATASETS = ("mnist", "cifar10", "cifar10-jpeg")
 SCHEDULES = ("constant", "linear", "cosine", "onecycle")
 CLAIM_IDS = ("C1", "C1b", "C2", "C3", "C3a", "C4", "C5", "C6", "C7", "C8")
+# Published figures of the other small-set methods, judged like the claims (gtnbench/claims/anchors.py).
+ANCHOR_IDS = ("DC-MNIST-1", "DC-MNIST-10", "DC-MNIST-50", "DC-CIFAR10-1", "DC-CIFAR10-10", "DC-CIFAR10-50",
+              "DM-CIFAR10-1", "DM-CIFAR10-10", "DM-CIFAR10-50", "DCB-NAS-DC", "DCB-NAS-DSA", "DCB-NAS-DM",
+              "DCB-NAS-RANDOM", "DCB-NAS-KMEANS")  # fmt: skip
 
 T = TypeVar("T")
 
@@ -42,32 +56,55 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Momentum = Annotated[float, Field(ge=0, lt=1)]
 Schedule = Literal["constant", "linear", "cosine", "onecycle"]
+# Batch-norm evaluation protocol (gtnbench/models/norm.py); None: the learner's default.
+BnEval = Literal["last-batch", "running", "batch"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class LearnerConfig(Strict):
-    """The learner: the paper's MNIST or CIFAR-10 learner (widths: conv..., fc / five convs), or a
-    NAS-Bench-201 cell network (widths: [C, N]; `arch` fixes the cell, else one at random per learner)."""
+LearnerName = Literal["mnist-paper", "cifar10-paper", "nb201-cell", "macro-net"]
+# Learners that are a search space's network: widths they take, and how `arch` names one.
+SPACE_LEARNERS = {"nb201-cell": "[C, N]: channels of the first stage and cells per stage",
+                  "macro-net": "[channels, head_channels]: the stem's and the 1x1 head's"}  # fmt: skip
 
-    name: Literal["mnist-paper", "cifar10-paper", "nb201-cell"]
+
+def _check_space_learner(name: str, widths: list[int] | None, arch: str | None) -> None:
+    if name in SPACE_LEARNERS and widths is not None and len(widths) != 2:
+        raise ValueError(f"{name} widths are {SPACE_LEARNERS[name]}")
+    if arch is None:
+        return
+    if name not in SPACE_LEARNERS:
+        raise ValueError(f"`arch` only goes with learners {', '.join(SPACE_LEARNERS)}")
+    if name == "nb201-cell":
+        from gtnbench.models.nb201 import parse_arch
+
+        parse_arch(arch)
+    else:
+        from gtnbench.models.macro_codes import parse_code
+
+        parse_code(arch)
+
+
+class LearnerConfig(Strict):
+    """The learner: the paper's MNIST or CIFAR-10 learner (widths: conv..., fc / five convs), a
+    NAS-Bench-201 cell network (widths: [C, N]) or a NAS-Bench-Macro network (widths: [channels,
+    head_channels]); for the last two `arch` fixes the architecture, else one is drawn at random per
+    learner. `bn_eval`: how its batch norm evaluates (default: "last-batch" for the paper's learners,
+    the official GTN protocol; "running" for the search spaces' networks, as their benchmarks train
+    them; "batch": transductive)."""
+
+    name: LearnerName
     widths: list[PositiveInt] | None = None
     weight_norm: bool = True
     randomize_widths: bool = False
     arch: str | None = None
+    bn_eval: BnEval | None = None
 
     @model_validator(mode="after")
-    def _cell_fields(self) -> LearnerConfig:
-        if self.name == "nb201-cell" and self.widths is not None and len(self.widths) != 2:
-            raise ValueError("nb201-cell widths are [C, N]: channels of the first stage and cells per stage")
-        if self.arch is not None:
-            if self.name != "nb201-cell":
-                raise ValueError("`arch` only goes with learner nb201-cell")
-            from gtnbench.models.nb201 import parse_arch
-
-            parse_arch(self.arch)
+    def _space_fields(self) -> LearnerConfig:
+        _check_space_learner(self.name, self.widths, self.arch)
         return self
 
 
@@ -108,9 +145,15 @@ class GeneratorConfig(Strict):
 class TransferLearner(Strict):
     """A learner unlike the meta-training one, trained on the final GTN to measure transfer."""
 
-    name: Literal["mnist-paper", "cifar10-paper", "nb201-cell"]
+    name: LearnerName
     widths: list[PositiveInt] | None = None
     arch: str | None = None
+    bn_eval: BnEval | None = None
+
+    @model_validator(mode="after")
+    def _space_fields(self) -> TransferLearner:
+        _check_space_learner(self.name, self.widths, self.arch)
+        return self
 
 
 class GTNMethod(Strict):
@@ -122,6 +165,8 @@ class GTNMethod(Strict):
     inner_steps: PositiveInt = 32
     batch_size: PositiveInt = 128
     curriculum: OneOrMany[Curriculum] = ["full"]
+    sampling: Literal["with-replacement", "permutation"] = "with-replacement"  # shuffled curricula (official: with)
+    none_labels: Literal["random", "balanced"] = "random"  # the `none` curriculum's labels (official: random)
     weight_norm: OneOrMany[bool] = [True]  # generator and learners
     init_lr: PositiveFloat = 0.02
     init_momentum: PositiveFloat = 0.5
@@ -139,6 +184,7 @@ class GTNMethod(Strict):
     validate_every: PositiveInt = 100
     checkpoint_every: PositiveInt = 100
     collapse_fraction: Fraction = 0.5
+    validation_learners: PositiveInt = 1  # fresh learners averaged at each meta-validation
     eval_learners: PositiveInt = 5
     generator: GeneratorConfig = GeneratorConfig()
     transfer: list[TransferLearner] = []
@@ -147,38 +193,236 @@ class GTNMethod(Strict):
     checkpoint: str | None = None  # a trained GTN to evaluate instead of meta-training one
 
 
-class CellNetworkConfig(Strict):
-    """The NAS-Bench-201 network a proxy trains: C channels in the first stage, N cells per stage
-    (the benchmark's is C=16, N=5; reduce them for cheaper proxies)."""
+SET_KINDS = ("subset", "coreset", "dm", "dc", "gtn-set")  # methods that teach a fixed small image set
+DSA_TRANSFORMS = ("color", "crop", "cutout", "flip", "scale", "rotate")  # as gtnbench.distill.siamese.TRANSFORMS
+DC_REFERENCE_IPC = (1, 10, 20, 30, 40, 50)  # images per class the DC reference sets its loops for
+NonNegative = Annotated[int, Field(ge=0)]
 
-    channels: PositiveInt = 16
-    cells: PositiveInt = 5
+
+class EqualSteps(Strict):
+    """Protocol (a): a learner trains on the set for as many steps, in batches as large, as on the GTN's
+    lesson (its T and B); lr, momentum and schedule are tuned on the validation split."""
+
+    steps: PositiveInt = 32
+    batch_size: PositiveInt = 128
+    lr: OneOrMany[PositiveFloat] = [0.02, 0.05, 0.1, 0.2]
+    momentum: OneOrMany[Momentum] = [0.5, 0.9]
+    schedule: OneOrMany[Schedule] = ["constant", "linear"]
+    augment: bool = False
+
+
+class OwnRecipe(Strict):
+    """Protocol (b): the distillation papers' evaluation, `epochs` passes over the set in shuffled batches
+    of `batch_size` (DC and DM: 300 or 1,000 epochs, batch 256, momentum 0.9, lr 0.01), tuned like (a)."""
+
+    epochs: PositiveInt = 300
+    batch_size: PositiveInt = 256
+    lr: OneOrMany[PositiveFloat] = [0.01]
+    momentum: OneOrMany[Momentum] = [0.9]
+    schedule: OneOrMany[Schedule] = ["cosine"]
+    augment: bool = False
+
+
+class SetEvaluation(Strict):
+    """How every small-set teacher of the suite is scored: one trial per protocol and seed; the trial of
+    the first protocol makes (or loads) the set and saves it, the other loads that one."""
+
+    protocols: Annotated[list[Literal["equal-steps", "own-recipe"]], Field(min_length=1, max_length=2)] = [
+        "equal-steps", "own-recipe"]  # fmt: skip
+    equal_steps: EqualSteps = EqualSteps()
+    own_recipe: OwnRecipe = OwnRecipe()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SetEvaluation:
+        if len(set(self.protocols)) != len(self.protocols):
+            raise ValueError("`protocols` names a protocol twice")
+        return self
+
+
+class SizedSet(Strict):
+    """What the subset, coreset, dm and dc teachers share: the set's size (`images_per_class`, or `total`
+    images spread evenly over the classes, "equal-steps" for protocol (a)'s steps x batch size: the GTN's
+    image count T x B), the learner it is made with and scored on (default: the suite's), or `checkpoint`,
+    a saved set (set.pt) to load instead of making one."""
+
+    images_per_class: PositiveInt | None = None
+    total: PositiveInt | Literal["equal-steps"] | None = None
+    learner: LearnerConfig | None = None
+    checkpoint: str | None = None
+
+    @model_validator(mode="after")
+    def _size(self) -> SizedSet:
+        if self.checkpoint is not None:
+            if self.images_per_class is not None or self.total is not None:
+                raise ValueError("a `checkpoint` set has its own size: no `images_per_class` or `total`")
+        elif (self.images_per_class is None) == (self.total is None):
+            raise ValueError("give exactly one of `images_per_class` and `total` (or a saved set: `checkpoint`)")
+        return self
+
+
+class SubsetMethod(SizedSet):
+    """A class-balanced random subset of the real training split (seeded; its indices are recorded)."""
+
+    kind: Literal["subset"]
+
+
+class FeatureLearnerConfig(Strict):
+    """The network a coreset is chosen in: the method's learner at initialisation (`steps = 0`) or after
+    `steps` SGD steps on the real training split."""
+
+    steps: NonNegative = 0
+    batch_size: PositiveInt = 128
+    lr: PositiveFloat = 0.1
+    momentum: Momentum = 0.5
+
+
+class CoresetMethod(SizedSet):
+    """Real images chosen per class by herding or k-means in a learner's penultimate features."""
+
+    kind: Literal["coreset"]
+    selection: Literal["herding", "kmeans"] = "herding"
+    features: FeatureLearnerConfig = FeatureLearnerConfig()
+
+
+class DMMethod(SizedSet):
+    """Distribution matching (Zhao & Bilen, WACV 2023); the defaults are the reference implementation's."""
+
+    kind: Literal["dm"]
+    iterations: PositiveInt = 20_000
+    lr_images: PositiveFloat = 1.0
+    momentum: Momentum = 0.5
+    real_per_class: PositiveInt = 256
+    init: Literal["real", "noise"] = "real"
+    dsa: list[Literal["color", "crop", "cutout", "flip", "scale", "rotate"]] = list(DSA_TRANSFORMS)
+
+
+class DCMethod(SizedSet):
+    """Gradient matching (Zhao, Mopuri & Bilen, ICLR 2021; with `dsa`, DSA: Zhao & Bilen, ICML 2021); the
+    defaults are the reference implementation's. outer_loop = inner_loop = 0: the reference's loops, set
+    for 1, 10, 20, 30, 40 and 50 images per class."""
+
+    kind: Literal["dc"]
+    iterations: PositiveInt = 1000
+    outer_loop: NonNegative = 0
+    inner_loop: NonNegative = 0
+    lr_images: PositiveFloat = 0.1
+    momentum: Momentum = 0.5
+    lr_network: PositiveFloat = 0.01
+    real_per_class: PositiveInt = 256
+    batch_train: PositiveInt = 256
+    init: Literal["real", "noise"] = "noise"
+    dsa: list[Literal["color", "crop", "cutout", "flip", "scale", "rotate"]] = []
+
+    @model_validator(mode="after")
+    def _loops(self) -> DCMethod:
+        if bool(self.outer_loop) != bool(self.inner_loop):
+            raise ValueError("give both `outer_loop` and `inner_loop`, or neither (the reference's)")
+        if not self.outer_loop and self.checkpoint is None and self.images_per_class not in DC_REFERENCE_IPC:
+            raise ValueError(f"the reference sets outer_loop and inner_loop only for {list(DC_REFERENCE_IPC)} images "
+                             "per class; give both")  # fmt: skip
+        return self
+
+
+class GTNSetMethod(Strict):
+    """A GTN's lesson as a fixed set: the T x B images of its curriculum, from `gtn` (a gtn method of this
+    suite: its GTN of the same seed) or `gtn_checkpoint` (a gtn.pt), scored like the other sets (without
+    the GTN's learned step sizes); or `checkpoint`, such a set saved before."""
+
+    kind: Literal["gtn-set"]
+    gtn: str | None = None
+    gtn_checkpoint: str | None = None
+    checkpoint: str | None = None
+    learner: LearnerConfig | None = None
+
+    @model_validator(mode="after")
+    def _source(self) -> GTNSetMethod:
+        if sum(v is not None for v in (self.gtn, self.gtn_checkpoint, self.checkpoint)) != 1:
+            raise ValueError("give exactly one of `gtn` (a gtn method of this suite), `gtn_checkpoint` or `checkpoint`")
+        return self
+
+
+SET_METHODS = (SubsetMethod, CoresetMethod, DMMethod, DCMethod, GTNSetMethod)
+
+
+class NetworkConfig(Strict):
+    """The network a NAS proxy builds for each architecture: the width options of the suite's search
+    space (NAS-Bench-201: `channels` C of the first stage and `cells` N per stage, the benchmark's
+    C=16, N=5; NAS-Bench-Macro: `channels` of the stem and `head_channels` of the 1x1 head, the
+    benchmark's 32 and 1280; unset: the benchmark's; reduce them for cheaper proxies), and how its
+    batch norm evaluates ("running": the running averages, as the benchmarks train; "batch": transductive)."""
+
+    channels: PositiveInt | None = None
+    cells: PositiveInt | None = None
+    head_channels: PositiveInt | None = None
+    bn_eval: BnEval = "running"
+
+    def widths(self) -> dict[str, int]:
+        """The width options set (the space's benchmark widths stand for the others)."""
+        return {k: v for k, v in self.model_dump(exclude={"bn_eval"}).items() if v is not None}
+
+
+class Calibration(Strict):
+    """Cells, disjoint from the judged sample, on which a real-data proxy's grid is tuned per step budget;
+    or `file`: the calibration.json of an earlier calibration trial of the same grid (e.g. for shards)."""
+
+    count: PositiveInt = 20
+    seed: Annotated[int, Field(ge=0)] = 1
+    file: str | None = None
+
+    @property
+    def in_run(self) -> bool:
+        return self.file is None
 
 
 class NB201Train(Strict):
     """Train-based proxy: train each sampled cell network on a teacher and score validation accuracy
-    after each number of `steps` (one run per architecture, read out along the way; constant lr)."""
+    after each number of `steps`.
+
+    Real data: `lr`, `momentum` and `schedule` take one value or a grid; with a grid, a calibration
+    trial first trains the `calibration` cells (disjoint from the judged ones) with every
+    configuration at every budget and keeps, per budget, the best mean validation accuracy; the
+    judged cells then train with that choice (a decaying schedule reaches 0 at the budget's last
+    step, so each budget is its own run). A GTN teaches with its learned step sizes. A small set
+    (`teacher = "set"`) is cycled in batches of `batch_size` and tuned like real data."""
 
     kind: Literal["nb201-train"]
     steps: Annotated[list[PositiveInt], Field(min_length=1)]
-    teacher: Literal["real", "gtn"] = "real"
+    teacher: Literal["real", "gtn", "set"] = "real"
     gtn: str | None = None  # teacher "gtn": a gtn method of this suite (its trained GTN with the same seed) ...
-    checkpoint: str | None = None  # ... or a GTN checkpoint file
-    batch_size: PositiveInt = 128  # real data (a GTN teaches with its own batch size)
-    lr: PositiveFloat = 0.05  # real data (a GTN teaches with its learned step sizes)
-    momentum: Momentum = 0.9
+    set: str | None = None  # teacher "set": a small-set method of this suite (its set with the same seed) ...
+    checkpoint: str | None = None  # ... or a GTN checkpoint file (teacher "gtn") or a saved set.pt (teacher "set")
+    batch_size: PositiveInt = 128  # real data and sets (a GTN teaches with its own batch size)
+    lr: OneOrMany[PositiveFloat] = [0.05]  # real data
+    momentum: OneOrMany[Momentum] = [0.9]
+    schedule: OneOrMany[Schedule] = ["constant"]
+    calibration: Calibration | None = None
     augment: bool = True
-    network: CellNetworkConfig = CellNetworkConfig()
+    network: NetworkConfig = NetworkConfig()
     eval_size: PositiveInt | None = None  # validation images scored (default: the whole held-out split)
-    batch_archs: PositiveInt = 1  # train this many cells at once (vmapped super-network; pays on a GPU)
+    batch_archs: PositiveInt = 1  # train this many cells at once (vmapped super-network, NAS-Bench-201 only; pays on a GPU)
 
     @model_validator(mode="after")
     def _teacher_source(self) -> NB201Train:
         if self.teacher == "gtn" and (self.gtn is None) == (self.checkpoint is None):
             raise ValueError("teacher = 'gtn' needs exactly one of `gtn` (a method of this suite) or `checkpoint`")
-        if self.teacher == "real" and (self.gtn or self.checkpoint):
-            raise ValueError("`gtn` and `checkpoint` only go with teacher = 'gtn'")
+        if self.teacher == "set" and (self.set is None) == (self.checkpoint is None):
+            raise ValueError("teacher = 'set' needs exactly one of `set` (a method of this suite) or `checkpoint`")
+        if self.teacher == "real" and (self.gtn or self.set or self.checkpoint):
+            raise ValueError("`gtn`, `set` and `checkpoint` only go with teacher = 'gtn' or 'set'")
+        for teacher, source in (("gtn", self.gtn), ("set", self.set)):
+            if source is not None and self.teacher != teacher:
+                raise ValueError(f"`{teacher}` only goes with teacher = '{teacher}'")
+        if self.grid_size() > 1 and self.calibration is None:
+            raise ValueError("a grid of lr / momentum / schedule needs `calibration = { count, seed }` to tune it on")
+        if self.teacher == "gtn" and (self.grid_size() > 1 or self.calibration is not None):
+            raise ValueError("a GTN teaches with its learned step sizes: no lr / momentum / schedule grid, no calibration")
         return self
+
+    def grid_size(self) -> int:
+        return len(self.lr) * len(self.momentum) * len(self.schedule)
+
+    def grid(self) -> list[tuple[float, float, str]]:
+        return [(lr, m, s) for lr in self.lr for m in self.momentum for s in self.schedule]
 
 
 class NB201Free(Strict):
@@ -188,11 +432,12 @@ class NB201Free(Strict):
     proxies: Annotated[list[Literal["params", "flops", "naswot", "synflow"]], Field(min_length=1)] = [
         "params", "flops", "naswot", "synflow"]  # fmt: skip
     batch_size: PositiveInt = 128
-    network: CellNetworkConfig = CellNetworkConfig()
+    network: NetworkConfig = NetworkConfig()  # untrained: scored on batch statistics whatever bn_eval says
 
 
 class NB201Table(Strict):
-    """A tabular proxy: a column of the NAS-Bench-201 table (e.g. the separate 12-epoch schedule)."""
+    """A tabular proxy: a column of the space's table (NAS-Bench-201's separate 12-epoch schedule;
+    NAS-Bench-Macro has no shorter schedule than its ground truth)."""
 
     kind: Literal["nb201-table"]
     column: str = "cifar10_test_acc_hp12"
@@ -200,37 +445,105 @@ class NB201Table(Strict):
 
 
 class ArchitectureSample(Strict):
+    """A seeded sample of the space's architectures; by default one per isomorphism class (NAS-Bench-Macro:
+    per trained network) and, on NAS-Bench-201 (its option only), without disconnected cells."""
+
     count: PositiveInt
     seed: Annotated[int, Field(ge=0)] = 0
     one_per_iso_class: bool = True
-    exclude_disconnected: bool = True
+    exclude_disconnected: bool | None = None  # NAS-Bench-201 only; unset: true
+
+    def options(self) -> dict[str, bool]:
+        """The sampling options set, for SearchSpace.sample."""
+        return {k: v for k, v in self.model_dump(exclude={"count", "seed"}).items() if v is not None}
 
 
-class NB201Config(Strict):
-    """Which NAS-Bench-201 cells a suite scores, against which ground-truth column, and the search simulation."""
+NAS_SPACES = ("nb201", "macro")
 
+
+class NASConfig(Strict):
+    """Which architectures of which search space (`space`: "nb201" NAS-Bench-201, "macro" NAS-Bench-Macro)
+    a suite scores, against which ground-truth column (default: the space's), and the search simulation.
+    A suite file calls it [nas] (or [nb201], its older name)."""
+
+    space: Literal["nb201", "macro"] = "nb201"
     architectures: ArchitectureSample
-    ground_truth: str = "cifar10_test_acc_hp200_mean"
+    ground_truth: str
     search_seeds: Annotated[int, Field(ge=10)] = 10
     bootstrap: Annotated[int, Field(ge=100)] = 1000
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_ground_truth(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ground_truth" not in data and data.get("space", "nb201") in NAS_SPACES:
+            from gtnbench.nas.spaces import get_space
 
-Method = Annotated[Union[RealMethod, GTNMethod, NB201Train, NB201Free, NB201Table], Field(discriminator="kind")]
+            return {**data, "ground_truth": get_space(data.get("space", "nb201")).default_column}
+        return data
+
+    @field_validator("architectures")
+    @classmethod
+    def _space_options(cls, sample: ArchitectureSample, info: ValidationInfo) -> ArchitectureSample:
+        from gtnbench.nas.spaces import get_space
+
+        space = get_space(info.data.get("space", "nb201"))
+        unknown = [k for k in sample.options() if k not in space.sample_options]
+        if unknown:
+            raise ValueError(f"{unknown[0]} is not an option of {space.title}'s sampling; its options: "
+                             f"{', '.join(space.sample_options)}")  # fmt: skip
+        return sample
+
+    @field_validator("ground_truth")
+    @classmethod
+    def _known_column(cls, column: str, info: ValidationInfo) -> str:
+        from gtnbench.nas.spaces import get_space
+
+        space = get_space(info.data.get("space", "nb201"))
+        if column not in space.columns():
+            raise ValueError(f"{column!r} is not a column of {space.title}; its columns: {', '.join(space.columns())}")
+        return column
+
+    def check_methods(self, methods: dict[str, Any]) -> None:
+        """Each NAS method's options against the space: network widths, batched training, table columns."""
+        from gtnbench.nas.spaces import get_space
+
+        space = get_space(self.space)
+        for name, method in methods.items():
+            if isinstance(method, (NB201Train, NB201Free)):
+                unknown = [k for k in method.network.widths() if k not in space.widths]
+                if unknown:
+                    raise ValueError(f"methods.{name}.network.{unknown[0]}: not a width of {space.title} networks; "
+                                     f"theirs: {', '.join(space.widths)}")  # fmt: skip
+            if isinstance(method, NB201Train) and method.batch_archs > 1 and not space.batched:
+                raise ValueError(f"methods.{name}.batch_archs: the vmapped super-network (nas/batched.py) trains "
+                                 f"NAS-Bench-201 cells only; {space.title} networks train one at a time "
+                                 "(batch_archs = 1)")  # fmt: skip
+            if isinstance(method, NB201Table) and method.column not in space.columns():
+                short = "" if space.short_column else " (it has no shorter schedule than its ground truth)"
+                raise ValueError(f"methods.{name}.column: {method.column!r} is not a column of {space.title}{short}; "
+                                 f"its columns: {', '.join(space.columns())}")  # fmt: skip
+
+
+Method = Annotated[Union[RealMethod, GTNMethod, NB201Train, NB201Free, NB201Table, SubsetMethod, CoresetMethod,
+                         DMMethod, DCMethod, GTNSetMethod], Field(discriminator="kind")]  # fmt: skip
 
 
 Tolerance = Annotated[float, Field(ge=0)]
 
 
 class Tolerances(Strict):
-    """Absolute tolerances of `gtnbench check --against`, per metric (accuracy as a fraction);
-    `methods.NAME` overrides them for one method (meta-training amplifies float differences)."""
+    """Absolute tolerances of `gtnbench check --against`, per metric (accuracy as a fraction; `spearman`:
+    a NAS proxy's rank correlation with the ground truth); `methods.NAME` overrides them for one method
+    (meta-training amplifies float differences)."""
 
     test_acc: Tolerance = 0.02
     val_acc: Tolerance = 0.02
-    methods: dict[str, dict[Literal["test_acc", "val_acc"], Tolerance]] = {}
+    spearman: Tolerance = 0.15
+    methods: dict[str, dict[Literal["test_acc", "val_acc", "spearman"], Tolerance]] = {}
 
     def for_method(self, method: str) -> dict[str, float]:
-        return {"test_acc": self.test_acc, "val_acc": self.val_acc, **self.methods.get(method, {})}
+        return {"test_acc": self.test_acc, "val_acc": self.val_acc, "spearman": self.spearman,
+                **self.methods.get(method, {})}  # fmt: skip
 
 
 class Expectation(Strict):
@@ -252,18 +565,28 @@ class SuiteConfig(Strict):
     learner: LearnerConfig
     seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
     split_seed: Annotated[int, Field(ge=0)] = 0
-    claims: list[Literal["C1", "C1b", "C2", "C3", "C3a", "C4", "C5", "C6", "C7", "C8"]] = []
+    claims: list[Literal[CLAIM_IDS + ANCHOR_IDS]] = []
     methods: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Method], Field(min_length=1)]
-    nb201: NB201Config | None = None
+    nas: NASConfig | None = Field(None, validation_alias=AliasChoices("nas", "nb201"))
+    set_evaluation: SetEvaluation = SetEvaluation()  # how the small-set teachers are scored
     tolerances: Tolerances = Tolerances()
     expect: list[Expectation] = []
     scale: Literal["smoke", "quick", "paper"]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_nas_table(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "nas" in data and "nb201" in data:
+            raise ValueError("give [nas] or its older name [nb201], not both")
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> SuiteConfig:
-        nas = [name for name, m in self.methods.items() if m.kind.startswith("nb201")]
-        if nas and self.nb201 is None:
-            raise ValueError(f"methods {', '.join(nas)} need an [nb201] table (architectures, ground truth)")
+        nas = {name: m for name, m in self.methods.items() if m.kind.startswith("nb201")}
+        if nas and self.nas is None:
+            raise ValueError(f"methods {', '.join(nas)} need a [nas] table (space, architectures, ground truth)")
+        if self.nas is not None:
+            self.nas.check_methods(nas)
         for name, method in self.methods.items():
             if isinstance(method, NB201Train) and method.gtn is not None:
                 source = self.methods.get(method.gtn)
@@ -273,6 +596,20 @@ class SuiteConfig(Strict):
                     raise ValueError(f"methods.{name}.gtn: {method.gtn!r} must come before {name!r} (it runs first)")
                 if len(_variants(source)) > 1:
                     raise ValueError(f"methods.{name}.gtn: {method.gtn!r} has several variants; name a method with one")
+        for name, method in self.methods.items():
+            source_name = method.set if isinstance(method, NB201Train) else getattr(method, "gtn", None)
+            if not isinstance(method, (NB201Train, GTNSetMethod)) or source_name is None:
+                continue
+            field, wanted = ("set", SET_METHODS) if isinstance(method, NB201Train) else ("gtn", GTNMethod)
+            source = self.methods.get(source_name)
+            if not isinstance(source, wanted):
+                what = "small-set" if field == "set" else "gtn"
+                raise ValueError(f"methods.{name}.{field}: {source_name!r} is not a {what} method of this suite")
+            if list(self.methods).index(source_name) > list(self.methods).index(name):
+                raise ValueError(f"methods.{name}.{field}: {source_name!r} must come before {name!r} (it runs first)")
+            if len(_variants(source)) > 1:
+                raise ValueError(f"methods.{name}.{field}: {source_name!r} has several variants; "
+                                 "name a method with one")  # fmt: skip
         return self
 
     def config_hash(self) -> str:
@@ -290,7 +627,7 @@ class Trial:
     seed: int
     budget: tuple[tuple[str, int], ...]  # e.g. (("steps", 32),)
     variant: tuple[tuple[str, Any], ...] = ()  # e.g. (("curriculum", "none"),)
-    arch: int | None = None  # NAS-Bench-201 index of the architecture the trial scores
+    arch: int | None = None  # table index (in the suite's search space) of the architecture the trial scores
 
     @property
     def id(self) -> str:
@@ -304,13 +641,23 @@ def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+CALIBRATE = "nb201-calibrate"  # the kind of a train-based proxy's tuning trial
+
+
 def expand(config: SuiteConfig) -> list[Trial]:
-    """All trials of a resolved suite, in a stable order: method, variant, budget, seed (and architecture)."""
+    """All trials of a resolved suite, in a stable order: method, variant, budget, seed (and architecture).
+    A train-based proxy with a grid starts with one calibration trial per seed."""
     trials = []
     for name, method in config.methods.items():
+        if isinstance(method, SET_METHODS):  # one trial per protocol and seed; the first protocol's makes the set
+            trials += [Trial(name, method.kind, seed, budget) for budget in set_budgets(config)
+                       for seed in config.seeds]  # fmt: skip
+            continue
         if isinstance(method, NB201Table):  # a table lookup: one trial scores the whole sample
             trials.append(Trial(name, method.kind, config.seeds[0], ()))
             continue
+        if isinstance(method, NB201Train) and method.calibration is not None and method.calibration.in_run:
+            trials += [Trial(name, CALIBRATE, seed, (), (("calibrate", True),)) for seed in config.seeds]
         archs = sampled_architectures(config) if method.kind.startswith("nb201") else [None]
         for variant in _variants(method):
             for budget in _budgets(method):
@@ -322,11 +669,70 @@ def expand(config: SuiteConfig) -> list[Trial]:
     return trials
 
 
-def sampled_architectures(config: SuiteConfig) -> list[int]:
-    from gtnbench.nas.sampling import sample_architectures
+def prerequisites(config: SuiteConfig, trial: Trial, trials: list[Trial] | None = None) -> list[Trial]:
+    """The trials whose artifacts `trial` reads: the GTN meta-training that teaches a GTN proxy, and a
+    tuned real-data proxy's calibration (same seed); the trial that makes a small set, for the set's
+    other protocols and for a proxy it teaches; the GTN a gtn-set draws its images from. They must
+    finish first, in the same run."""
+    method = config.methods[trial.method]
+    if not isinstance(method, (NB201Train, *SET_METHODS)):
+        return []
+    trials = expand(config) if trials is None else trials
+    if isinstance(method, SET_METHODS):
+        maker = set_maker(config, trial.method, trial.seed, trials)
+        if trial != maker:
+            return [maker]
+        gtn = method.gtn if isinstance(method, GTNSetMethod) else None
+        return [t for t in trials if t.method == gtn and t.seed == trial.seed] if gtn else []
+    needed = [set_maker(config, method.set, trial.seed, trials)] if method.set else []
+    if trial.kind == CALIBRATE:
+        return needed
+    if method.gtn:
+        needed += [t for t in trials if t.method == method.gtn and t.seed == trial.seed]
+    if method.calibration is not None and method.calibration.in_run:
+        needed += [t for t in trials if t.method == trial.method and t.kind == CALIBRATE and t.seed == trial.seed]
+    return needed
 
-    sample = config.nb201.architectures
-    return sample_architectures(sample.count, sample.seed, sample.one_per_iso_class, sample.exclude_disconnected)
+
+def set_budgets(config: SuiteConfig) -> list[tuple[tuple[str, int], ...]]:
+    """The budget of each protocol of [set_evaluation], in its order: (a) ("steps", T), (b) ("epochs", E)."""
+    evaluation = config.set_evaluation
+    budgets = {"equal-steps": (("steps", evaluation.equal_steps.steps),),
+               "own-recipe": (("epochs", evaluation.own_recipe.epochs),)}  # fmt: skip
+    return [budgets[protocol] for protocol in evaluation.protocols]
+
+
+def protocol_of(budget: tuple[tuple[str, int], ...] | dict[str, int]) -> str:
+    """The protocol a small-set trial's budget stands for."""
+    return "equal-steps" if "steps" in dict(budget) else "own-recipe"
+
+
+def set_maker(config: SuiteConfig, method: str, seed: int, trials: list[Trial]) -> Trial:
+    """The trial that makes (or loads) a small-set method's set for `seed` and saves it: its first protocol's."""
+    first = set_budgets(config)[0]
+    return next(t for t in trials if t.method == method and t.seed == seed and t.budget == first)
+
+
+def calibration_architectures(config: SuiteConfig, method: NB201Train) -> list[int]:
+    """The architectures a proxy's grid is tuned on: a seeded sample (same pool) disjoint from the judged ones."""
+    from gtnbench.nas.spaces import get_space
+
+    sample = config.nas.architectures
+    return get_space(config.nas.space).sample(method.calibration.count, method.calibration.seed,
+                                              frozenset(sampled_architectures(config)), **sample.options())  # fmt: skip
+
+
+def sampled_architectures(config: SuiteConfig) -> list[int]:
+    """The judged architectures: the [nas] table's seeded sample of its space."""
+    from gtnbench.nas.spaces import get_space
+
+    sample = config.nas.architectures
+    return get_space(config.nas.space).sample(sample.count, sample.seed, **sample.options())
+
+
+def nas_table(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The [nas] table of a recorded configuration (a manifest's "config"; older ones call it "nb201")."""
+    return config.get("nas") or config.get("nb201")
 
 
 def _budgets(method) -> list[tuple[tuple[str, int], ...]]:
@@ -417,10 +823,14 @@ def _describe(path: Path, error: ValidationError, merged: dict, override: dict, 
         message = "required key is missing"
     elif first["type"] == "extra_forbidden":
         message = "unknown key"
+    elif first["type"] == "value_error":  # a validator's own words: they name what it expected
+        message = message.removeprefix("Value error, ")
     elif "input" in first and first["type"] != "union_tag_invalid":
         message += f", got {first['input']!r}"[:200]
     more = len(error.errors()) - 1
     suffix = f" (+{more} more error{'s' if more > 1 else ''})" if more else ""
+    if not keys:  # a check across keys (a model validator): its message names them
+        return f"{path}: {message}{suffix}"
     return f"{path}: {where}: {message}{suffix}"
 
 

@@ -2,7 +2,6 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from gtnbench.models.layers import MeanOnlyBatchNorm
 from gtnbench.models.learners import CifarLearner, LearnerSpec, MnistLearner, build_learner, sample_widths
 
 
@@ -60,16 +59,6 @@ def test_functional_call_matches_the_module():
     x = torch.randn(4, 3, 32, 32)
     params = {k: v.detach().clone() for k, v in net.named_parameters()}
     assert torch.allclose(functional_call(net, params, (x,)), net(x))
-
-
-def test_mean_only_batch_norm_centres_without_scaling():
-    bn = MeanOnlyBatchNorm(3)
-    with torch.no_grad():
-        bn.bias.copy_(torch.tensor([1.0, 2.0, 3.0]))
-    x = torch.randn(8, 3, 5, 5) * 7 + 4
-    out = bn.eval()(x)  # no running statistics: evaluation also uses the batch
-    assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.tensor([1.0, 2.0, 3.0]), atol=1e-5)
-    assert torch.allclose(out.std(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)), atol=1e-5)
 
 
 def test_unknown_learner_is_rejected():

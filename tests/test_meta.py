@@ -34,26 +34,45 @@ def trainer(config=MetaConfig(outer_iterations=4, validate_every=2, checkpoint_e
     return MetaTrainer(gtn, TINY_GENERATOR, config, learner, dataset or tiny_dataset(), 0, "cpu", path)
 
 
+@pytest.mark.parametrize("sampling", ["with-replacement", "permutation"])
 @pytest.mark.parametrize("curriculum", ["full", "shuffled-batch", "all-shuffled", "none"])
-def test_curricula_hand_out_balanced_batches(curriculum):
-    gtn = GTN(GTNSpec(inner_steps=3, batch_size=6, curriculum=curriculum), TINY_GENERATOR, seed=0)
+def test_curricula_hand_out_their_batches(curriculum, sampling):
+    spec = GTNSpec(inner_steps=3, batch_size=6, curriculum=curriculum, sampling=sampling, none_labels="balanced")
+    gtn = GTN(spec, TINY_GENERATOR, seed=0)
     noise, labels = gtn._noise_and_labels(5, torch.Generator().manual_seed(1))
     assert noise.shape == (5, 6, 4) and labels.shape == (5, 6)
     if curriculum != "all-shuffled":  # whole batches keep their balanced labels
         assert all(sorted(row.tolist()) == [0, 0, 1, 1, 2, 2] for row in labels)
     if curriculum == "full":  # slice t at step t, cyclically past T
         assert torch.equal(noise[1], gtn.noise[1]) and torch.equal(noise[4], gtn.noise[1])
-    if curriculum == "shuffled-batch":
-        matches = [next(i for i in range(3) if torch.equal(noise[t], gtn.noise[i])) for t in range(3)]
-        assert sorted(matches) == [0, 1, 2]
-    if curriculum == "all-shuffled":  # every learned vector once per cycle, with its own label
+    if curriculum == "shuffled-batch":  # each step one of the learned batches
+        matches = [next(i for i in range(3) if torch.equal(noise[t], gtn.noise[i])) for t in range(5)]
+        if sampling == "permutation":
+            assert sorted(matches[:3]) == [0, 1, 2]
+    if curriculum == "all-shuffled":  # learned vectors with their own labels
         flat = gtn.noise.reshape(18, 4)
         rows = [next(i for i in range(18) if torch.equal(v, flat[i])) for v in noise[:3].reshape(18, 4)]
-        assert sorted(rows) == list(range(18))
+        if sampling == "permutation":  # every learned vector once per cycle
+            assert sorted(rows) == list(range(18))
         assert [int(gtn.labels.reshape(-1)[r]) for r in rows] == labels[:3].reshape(-1).tolist()
     if curriculum == "none":
         again, _ = gtn._noise_and_labels(5, torch.Generator().manual_seed(2))
         assert not torch.equal(noise, again)
+
+
+def test_the_official_shuffled_curricula_draw_with_replacement_and_none_draws_random_labels():
+    """Over many lessons some learned batches repeat within a lesson and some are left out (official)."""
+    shuffled = GTN(GTNSpec(inner_steps=8, batch_size=6, curriculum="shuffled-batch"), TINY_GENERATOR, seed=0)
+    rng = torch.Generator().manual_seed(0)
+    repeats = 0
+    for _ in range(20):
+        noise, _ = shuffled._noise_and_labels(8, rng)
+        used = {next(i for i in range(8) if torch.equal(noise[t], shuffled.noise[i])) for t in range(8)}
+        repeats += len(used) < 8
+    assert repeats > 15  # without replacement there would be none
+    none = GTN(GTNSpec(inner_steps=4, batch_size=30, curriculum="none"), TINY_GENERATOR, seed=0)
+    _, labels = none._noise_and_labels(4, rng)
+    assert any(sorted(row.tolist()) != sorted((torch.arange(30) % 3).tolist()) for row in labels)
 
 
 def test_lesson_step_sizes_start_at_the_paper_values():
@@ -64,14 +83,17 @@ def test_lesson_step_sizes_start_at_the_paper_values():
     assert x.shape == (6, 1, 8, 8) and x.abs().max() <= 2.0
 
 
+@pytest.mark.parametrize("bn_eval", ["last-batch", "batch"])
 @pytest.mark.parametrize("block_size, step_loss_every", [(0, 0), (2, 0), (3, 2)])
-def test_meta_gradient_matches_central_finite_differences(block_size, step_loss_every):
-    """Exact second order through all inner steps, with and without checkpointing, in float64."""
+def test_meta_gradient_matches_central_finite_differences(block_size, step_loss_every, bn_eval):
+    """Exact second order through all inner steps, with and without checkpointing, in float64, under the
+    official batch-norm protocol (the meta-loss sees the last synthetic batch's mean) and the transductive one."""
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
         config = MetaConfig(outer_iterations=1, meta_batch_size=12, block_size=block_size, step_loss_every=step_loss_every)
-        meta = trainer(config, dataset=tiny_dataset(dtype=torch.float64))
+        learner = LearnerSpec("mnist-paper", (3, 6), bn_eval=bn_eval)
+        meta = trainer(config, dataset=tiny_dataset(dtype=torch.float64), learner=learner)
         start = meta.rng.get_state()
 
         def loss() -> torch.Tensor:

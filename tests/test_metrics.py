@@ -191,3 +191,19 @@ def test_wallclock_accounting_amortises_the_one_off_cost():
     assert wallclock_speedup(4.0, 0.5, 0.0, 1) == pytest.approx(8.0)
     with pytest.raises(ValueError):
         amortised_seconds_per_arch(0.5, 100.0, 0)
+
+
+def test_row_wise_spearman_equals_the_scalar_one():
+    from gtnbench.metrics import spearman_rows, spearman_top_k_rows
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 6, size=(20, 15)).astype(float)  # many ties
+    y = x + rng.normal(0, 2, size=x.shape)
+    x[3, 4] = math.nan
+    rows = spearman_rows(x, y)
+    top = spearman_top_k_rows(x, y, 50)
+    for i in range(len(x)):
+        want = spearman(x[i], y[i])
+        assert (math.isnan(want) and math.isnan(rows[i])) or rows[i] == pytest.approx(want)
+        want = spearman_top_k(x[i], y[i], 50, by="proxy")
+        assert (math.isnan(want) and math.isnan(top[i])) or top[i] == pytest.approx(want)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from gtnbench.models.nb201 import OPS, Cell, CellNetwork, active_edges, arch_str, parse_arch
+from gtnbench.models.nb201 import OPS, Cell, CellNetwork, active_edges, arch_str, computed_edges, parse_arch
 from gtnbench.nas.table import load_table
 from gtnbench.teachers.base import Lesson
 from gtnbench.train import initial_params, train
@@ -82,8 +82,8 @@ def test_structure_and_forward_shapes():
     net = tiny(INDEX_1)
     assert net(torch.randn(2, 3, 8, 8)).shape == (2, 10)
     assert len(net.cells) == 5  # N cells, reduction, N cells, reduction, N cells
-    assert not list(net.buffers())
-    assert len(list(tiny(INDEX_1, track_running_stats=True).buffers())) > 0
+    assert not list(net.buffers())  # batch-norm statistics are training state (models/norm.py), not buffers
+    assert net.bn_eval == "running" and tiny(INDEX_1, bn_eval="batch").bn_eval == "batch"
     assert count(CellNetwork(INDEX_1, in_channels=1, num_classes=3, device="meta")) < table_params(1)
 
 
@@ -114,8 +114,23 @@ def test_active_edges_prune_none_dead_and_dangling_edges():
     assert active_edges(("none", "none", "nor_conv_3x3", "none", "none", "nor_conv_3x3")) == frozenset()
 
 
+def test_computed_edges_keep_convolutions_from_dead_nodes_as_the_benchmark_does():
+    assert computed_edges(parse_arch(DEAD_SOURCE)) == {1, 2, 3, 5}  # 2<-1 reads the zero node 1
+    assert computed_edges(parse_arch(DANGLING)) == {0, 3, 4}
+    assert computed_edges(("none", "none", "nor_conv_3x3", "none", "none", "nor_conv_3x3")) == {2, 5}
+
+
+def test_a_convolution_from_a_dead_node_outputs_batch_norms_shift():
+    """ReLU-conv-BN of the zero tensor is BN's beta: a learned constant NAS-Bench-201's network trains."""
+    cell = Cell(("none", "none", "nor_conv_3x3", "none", "none", "skip_connect"), 4, None)
+    with torch.no_grad():
+        cell.edges["2_1"][2].bias.copy_(torch.arange(4.0))
+    out = cell(torch.randn(2, 4, 5, 5))
+    assert torch.allclose(out, torch.arange(4.0).view(1, 4, 1, 1).expand_as(out))
+
+
 def test_disconnected_cell_outputs_zeros_and_the_network_a_constant():
-    cell = Cell(parse_arch(DISCONNECTED), 4, False, None)
+    cell = Cell(parse_arch(DISCONNECTED), 4, None)
     x = torch.randn(2, 4, 8, 8)
     assert torch.equal(cell(x), torch.zeros_like(x))
     logits = tiny(DISCONNECTED)(torch.randn(3, 3, 8, 8))
@@ -123,10 +138,11 @@ def test_disconnected_cell_outputs_zeros_and_the_network_a_constant():
 
 
 @pytest.mark.parametrize(
-    ("arch", "idle_edges"), [(INDEX_1, ()), (DANGLING, ("2_0", "2_1")), (DEAD_SOURCE, ("2_1",)), (DISCONNECTED, None)]
+    ("arch", "idle_edges"), [(INDEX_1, ()), (DANGLING, ("2_0", "2_1")), (DEAD_SOURCE, ("2_1.1", "2_1.2.weight")), (DISCONNECTED, None)]
 )
 def test_the_inner_loop_trains_every_kind_of_cell(arch, idle_edges):
-    """Pruned edges leave parameters out of the forward; the inner loop must still run, leaving them as they are."""
+    """Pruned edges leave parameters out of the forward; the inner loop must still run, leaving them as they are.
+    A convolution from a dead node trains only its batch norm's shift (beta)."""
     net = tiny(arch)
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(8, 3, 8, 8, generator=g), torch.randint(0, 10, (8,), generator=g)
@@ -137,7 +153,7 @@ def test_the_inner_loop_trains_every_kind_of_cell(arch, idle_edges):
     if idle_edges is None:  # disconnected: only the head and the classifier can learn
         idle = {name for name in start if not name.startswith(("head.", "classifier."))}
     else:
-        idle = {name for name in start if any(f".edges.{edge}." in name for edge in idle_edges)}
+        idle = {name for name in start if any(f".edges.{edge}" in name for edge in idle_edges)}
         assert "stem.0.weight" in moved
     assert "classifier.bias" in moved
     assert not moved & idle

@@ -10,11 +10,13 @@ from gtnbench import runner
 from gtnbench.errors import GtnbenchError, SuiteError, TrialFailed
 from gtnbench.nas import proxies
 from gtnbench.nas.sampling import disconnected, sample_architectures
+from gtnbench.nas.spaces import SPACES
 from gtnbench.nas.table import load_table
 from gtnbench.rankcorr import collect, rank_rows, speedups
 from gtnbench.report import write_report
 from gtnbench.store import read_run
-from gtnbench.suite import expand, load_suite, parse_suite
+from gtnbench.methods.nb201 import check_pairing
+from gtnbench.suite import Trial, expand, load_suite, parse_suite
 from tests.conftest import make_cifar10_jpeg
 
 SUITE = """
@@ -87,7 +89,7 @@ def test_nas_methods_need_the_nb201_table_and_gtn_sources_in_order():
     with pytest.raises(SuiteError, match="other: unknown key"):
         parse_suite(Path("s.toml"), without)
     no_table = SUITE.replace("[nb201]\narchitectures = { count = 6, seed = 3 }\nsearch_seeds = 10\nbootstrap = 100\n", "")
-    with pytest.raises(SuiteError, match="need an \\[nb201\\] table"):
+    with pytest.raises(SuiteError, match="need a \\[nas\\] table"):
         parse_suite(Path("s.toml"), no_table)
     with pytest.raises(SuiteError, match="exactly one of `gtn`"):
         parse_suite(Path("s.toml"), SUITE.replace('gtn = "gtn"\n', ""))
@@ -108,17 +110,22 @@ def test_a_score_is_never_attached_to_another_architecture(cifar, monkeypatch):
     from gtnbench.data.datasets import load_dataset
 
     dataset = load_dataset("cifar10", cifar)
-    real_network = proxies.CellNetwork
-
-    def wrong_network(arch, *args, **kwargs):  # what the official code did: score one net, log another
-        return real_network(load_table().arch(1), *args, **kwargs)
-
-    monkeypatch.setattr(proxies, "CellNetwork", wrong_network)
-    with pytest.raises(TrialFailed, match="refusing to attach its score"):
-        proxies.training_free(0, ["params"], dataset, 4, 2, 1, 0, "cpu")
-    monkeypatch.setattr(proxies, "CellNetwork", real_network)
-    scores = proxies.training_free(0, ["params"], dataset, 4, 2, 1, 0, "cpu")
+    nb201, widths = SPACES["nb201"], {"channels": 2, "cells": 1}
+    trial = Trial("free", "nb201-free", 0, (), (), 0)
+    scores = proxies.training_free(nb201, 0, ["params"], dataset, 4, widths, 0, "cpu")
     assert scores.arch == 0 and scores.arch_str == load_table().arch(0)
+    check_pairing([trial], [scores], nb201)
+    wrong = proxies.ProxyScores(0, load_table().arch(1), {"params": 1.0})  # the official code's: one net scored,
+    with pytest.raises(TrialFailed, match="refusing to record it"):  # another logged
+        check_pairing([trial], [wrong], nb201)
+    other = Trial("free", "nb201-free", 0, (), (), 1)
+    with pytest.raises(TrialFailed, match="refusing to record it"):  # results in another order than the trials
+        check_pairing([other, trial], [scores, proxies.training_free(nb201, 1, ["params"], dataset, 4, widths, 0, "cpu")],
+                      nb201)  # fmt: skip
+    built = type(nb201)._network
+    monkeypatch.setattr(type(nb201), "_network", lambda self, arch, *rest: built(self, load_table().arch(1), *rest))
+    with pytest.raises(TrialFailed, match="nb201 architecture 0 is not"):  # a network of another cell is never scored
+        proxies.training_free(nb201, 0, ["params"], dataset, 4, widths, 0, "cpu")
 
 
 def test_tiny_nas_suite_runs_and_reports(cifar, tmp_path):
@@ -129,6 +136,7 @@ def test_tiny_nas_suite_runs_and_reports(cifar, tmp_path):
     contents = read_run(summary.path)
     assert contents.manifest["ground_truth"]["column"] == "cifar10_test_acc_hp200_mean"
     assert contents.manifest["ground_truth"]["table_sha256"] == load_table().sha256
+    assert contents.manifest["ground_truth"]["space"] == "nb201" and contents.manifest["config"]["nas"]["space"] == "nb201"
     table = load_table()
     for record in contents.records:
         if record["arch"] is not None:
@@ -142,7 +150,52 @@ def test_tiny_nas_suite_runs_and_reports(cifar, tmp_path):
     report = write_report([contents], tmp_path / "report")
     produced = {f.name for f in report.files}
     assert {"nb201_proxies.csv", "nb201_scatter.png", "nb201_frontier.png", "nb201_search.png"} <= produced
-    assert "NAS-Bench-201 proxies" in report.markdown and "cifar10 test accuracy, 200-epoch schedule" in report.markdown
+    assert "NAS-Bench-201 (NATS-Bench tss) proxies" in report.markdown
+    assert "cifar10 test accuracy, 200-epoch schedule" in report.markdown and "(claim C6)" in report.markdown
+
+
+TUNED = SUITE.replace("""[methods.real]
+kind = "nb201-train"
+steps = [1, 2, 4]
+batch_size = 8
+network = { channels = 2, cells = 1 }""", """[methods.real]
+kind = "nb201-train"
+steps = [1, 2, 4]
+batch_size = 8
+lr = [0.05, 0.2]
+schedule = ["constant", "cosine"]
+calibration = { count = 2, seed = 5 }
+network = { channels = 2, cells = 1 }""")
+
+
+def test_a_tuned_real_proxy_is_calibrated_on_other_cells_and_records_its_choice(cifar, tmp_path):
+    path = tmp_path / "tuned.toml"
+    path.write_text(TUNED)
+    suite = load_suite(path)
+    config = suite.at()
+    trials = expand(config)
+    calibration = [t for t in trials if t.kind == "nb201-calibrate"]
+    assert [t.id for t in calibration] == ["real/calibrate=true/seed=0"] and trials.index(calibration[0]) < min(
+        i for i, t in enumerate(trials) if t.method == "real" and t.kind == "nb201-train")  # fmt: skip
+    summary = runner.run_suite(suite, "smoke", "cpu", cifar, tmp_path / "run", console=Console(quiet=True))
+    assert summary.failed == 0
+    records = read_run(summary.path).records
+    [tuned] = [r for r in records if r["kind"] == "nb201-calibrate"]
+    judged = {r["arch"] for r in records if r["method"] == "real" and r["kind"] == "nb201-train"}
+    assert len(tuned["details"]["calibration_archs"]) == 2 and not set(tuned["details"]["calibration_archs"]) & judged
+    assert len(tuned["details"]["grid"]) == 4 * 3  # 2 lr x 2 schedules, at each of 3 budgets
+    chosen = tuned["details"]["chosen"]
+    for r in records:
+        if r["method"] == "real" and r["kind"] == "nb201-train":
+            assert r["details"]["tuned"] and r["details"]["chosen"] == {k: {n: v[n] for n in ("lr", "momentum", "schedule")}
+                                                                       for k, v in chosen.items()}  # fmt: skip
+            assert set(r["details"]["scores"]) == {"1", "2", "4"}
+    assert "real@4" in collect(records) and "real@4" not in [p for p in collect(records) if "calibrate" in p]
+
+
+def test_a_grid_without_calibration_or_on_a_gtn_teacher_is_refused():
+    with pytest.raises(SuiteError, match="needs `calibration"):
+        parse_suite(Path("s.toml"), TUNED.replace("calibration = { count = 2, seed = 5 }\n", ""))
 
 
 def nas_records(proxy_scores: dict[str, dict[int, float]], seconds: dict[str, float]):

@@ -6,7 +6,8 @@ from gtnbench.data.datasets import Split
 from gtnbench.teachers.base import Lesson
 from gtnbench.teachers.real import RealDataTeacher, epoch_batches
 from gtnbench.teachers.schedules import learning_rates
-from gtnbench.train import accuracy, backpropagate_through_training, initial_params, loss_on, train
+from gtnbench.models.learners import LearnerSpec, build_learner
+from gtnbench.train import LearnerState, accuracy, backpropagate_through_training, initial_params, loss_on, train
 
 
 def toy_problem(seed=0, n=64):
@@ -26,10 +27,10 @@ def test_inner_loop_lowers_the_loss_and_raises_accuracy():
     net = toy_learner()
     params = initial_params(net)
     teacher = RealDataTeacher(Split(x, y), batch_size=16, lr=0.5, momentum=0.9)
-    before = loss_on(net, params, x, y).item()
+    before = loss_on(net, LearnerState(params), x, y).item()
     out = train(net, params, teacher.lesson(60, torch.Generator().manual_seed(0)))
-    assert loss_on(net, out.params, x, y).item() < 0.5 * before
-    assert accuracy(net, out.params, x, y).item() > 0.9
+    assert loss_on(net, out.state, x, y).item() < 0.5 * before
+    assert accuracy(net, out.state, x, y).item() > 0.9
 
 
 def test_differentiable_mode_gives_the_same_trajectory_as_plain_mode():
@@ -42,12 +43,43 @@ def test_differentiable_mode_gives_the_same_trajectory_as_plain_mode():
     assert all(v.grad_fn is not None for v in graph.values())
 
 
+def image_problem(seed=0, n=56):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    x = torch.randn(n, 1, 8, 8, generator=g, dtype=torch.float64)
+    x[torch.arange(n), 0, 1 + 2 * y] += 2.0
+    return x.view(n, -1), y
+
+
+def bn_learner(protocol):
+    """A tiny learner with mean-only (MNIST learner) or full (NB201 cell) batch norm, in float64."""
+    if protocol == "cell":
+        arch = "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+        net = build_learner(LearnerSpec("nb201-cell", (2, 1), arch=arch), (1, 8, 8), 3, seed=0)
+    else:
+        net = build_learner(LearnerSpec("mnist-paper", (3, 6), bn_eval=protocol), (1, 8, 8), 3, seed=0)
+    return _Flat(net.double())
+
+
+class _Flat(nn.Module):
+    """Reshape flat inputs to images (so the toy problems' batches can be slices of one tensor)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.bn_eval = net, net.bn_eval
+
+    def forward(self, x):
+        return self.net(x.view(-1, 1, 8, 8))
+
+
+@pytest.mark.parametrize("learner", ["toy", "last-batch", "running", "batch", "cell"])
 @pytest.mark.parametrize("block_size, step_loss_every", [(1, 0), (3, 0), (3, 2), (10, 3)])
-def test_checkpointed_meta_gradient_equals_the_stored_one(block_size, step_loss_every):
+def test_checkpointed_meta_gradient_equals_the_stored_one(block_size, step_loss_every, learner):
     """The gradient with respect to the data, the lrs and the momenta, and the objective, are the
-    same with and without checkpointing, also with step losses and a ragged last block."""
-    x, y = toy_problem()
-    net = toy_learner(torch.float64)
+    same with and without checkpointing, also with step losses and a ragged last block, and with
+    batch-norm statistics threaded through the checkpoint boundaries."""
+    x, y = image_problem() if learner != "toy" else toy_problem()
+    net = toy_learner(torch.float64) if learner == "toy" else bn_learner(learner)
     data = x.double().clone().requires_grad_()
     lrs = torch.full((7,), 0.2, dtype=torch.float64, requires_grad=True)
     moms = torch.full((7,), 0.5, dtype=torch.float64, requires_grad=True)
@@ -56,9 +88,9 @@ def test_checkpointed_meta_gradient_equals_the_stored_one(block_size, step_loss_
         for leaf in (data, lrs, moms):
             leaf.grad = None
         lesson = Lesson(7, lambda t: (data[8 * t : 8 * t + 8] * (1 + 0.1 * t), y[8 * t : 8 * t + 8]), lrs, moms)
-        step_loss = (lambda t, p: loss_on(net, p, x.double(), y)) if step_loss_every else None
+        step_loss = (lambda t, state: loss_on(net, state, x.double() * t, y)) if step_loss_every else None
         objective = backpropagate_through_training(net, initial_params(net), lesson,
-                                                   lambda p: loss_on(net, p, x.double(), y), weight=0.5,
+                                                   lambda state: loss_on(net, state, x.double(), y), weight=0.5,
                                                    block_size=block, step_loss=step_loss,
                                                    step_loss_every=step_loss_every)  # fmt: skip
         return objective, [leaf.grad.clone() for leaf in (data, lrs, moms)]
@@ -78,7 +110,8 @@ def test_a_learned_initialisation_gets_its_gradient_through_checkpoints():
 
     def gradient(block):
         start = initial_params(net)
-        backpropagate_through_training(net, start, lesson, lambda p: loss_on(net, p, x.double(), y), block_size=block)
+        backpropagate_through_training(net, start, lesson, lambda state: loss_on(net, state, x.double(), y),
+                                       block_size=block)  # fmt: skip
         return [p.grad for p in start.values()]
 
     for got, want in zip(gradient(2), gradient(0)):
@@ -92,9 +125,11 @@ def test_step_losses_and_observations():
     seen = []
     out = train(net, initial_params(net), lesson, observe=lambda t, p: seen.append(t) or t * 10, observe_at=(1, 4, 8))
     assert seen == [1, 4, 8] and out.observed == {1: 10, 4: 40, 8: 80}
-    out = train(net, initial_params(net), lesson, differentiable=True, step_loss=lambda t, p: loss_on(net, p, x, y),
-                step_loss_every=2)  # fmt: skip
+    taken = []
+    out = train(net, initial_params(net), lesson, differentiable=True,
+                step_loss=lambda t, state: taken.append(t) or loss_on(net, state, x, y), step_loss_every=2)  # fmt: skip
     assert out.step_loss_total.requires_grad and out.step_loss_total.item() > 0
+    assert taken == [2, 4, 6]  # after steps k, 2k, ... below the last (the final loss is the caller's)
 
 
 def test_epoch_batches_cover_each_epoch_once():

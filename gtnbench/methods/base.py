@@ -26,7 +26,7 @@ class TrialContext:
 
 def learner_spec(learner: LearnerConfig) -> LearnerSpec:
     widths = tuple(learner.widths) if learner.widths else None
-    return LearnerSpec(learner.name, widths, learner.weight_norm, learner.randomize_widths, learner.arch)
+    return LearnerSpec(learner.name, widths, learner.weight_norm, learner.randomize_widths, learner.arch, learner.bn_eval)
 
 
 @dataclass

@@ -22,11 +22,10 @@ from gtnbench.methods.base import TrialContext, TrialResult, learner_spec
 from gtnbench.methods.real import tuned_training
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec
+from gtnbench.seeds import role_seed
 from gtnbench.suite import GTNMethod, TransferLearner, Trial
 from gtnbench.teachers.gtn import GTN, GTNSpec
 from gtnbench.visual import save_sample_grid
-
-EVAL_SEED_OFFSET = 2_000_003  # evaluation learners share no seed with meta-training or validation learners
 
 
 def specs(trial: Trial, method: GTNMethod, ctx: TrialContext) -> tuple[GTNSpec, GeneratorSpec, MetaConfig, LearnerSpec]:
@@ -34,7 +33,8 @@ def specs(trial: Trial, method: GTNMethod, ctx: TrialContext) -> tuple[GTNSpec, 
     curriculum = variant.get("curriculum", method.curriculum[0])
     weight_norm = variant.get("weight_norm", method.weight_norm[0])
     dataset = ctx.dataset
-    gtn = GTNSpec(method.inner_steps, method.batch_size, curriculum, method.init_lr, method.init_momentum)
+    gtn = GTNSpec(method.inner_steps, method.batch_size, curriculum, method.init_lr, method.init_momentum,
+                  method.sampling, method.none_labels)  # fmt: skip
     generator = GeneratorSpec(dataset.image_shape, dataset.num_classes, method.generator.noise_dim,
                               method.generator.hidden, tuple(method.generator.channels), weight_norm)  # fmt: skip
     meta = MetaConfig(
@@ -42,7 +42,7 @@ def specs(trial: Trial, method: GTNMethod, ctx: TrialContext) -> tuple[GTNSpec, 
         final_lr_fraction=method.final_lr_fraction, meta_batch_size=method.meta_batch_size,
         step_loss_every=method.step_loss_every, block_size=method.block_size, augment=method.augment,
         grad_clip=method.grad_clip, validate_every=method.validate_every, checkpoint_every=method.checkpoint_every,
-        collapse_fraction=method.collapse_fraction,
+        collapse_fraction=method.collapse_fraction, validation_learners=method.validation_learners,
     )  # fmt: skip
     base = learner_spec(method.learner) if method.learner else ctx.learner_spec
     learner = replace(base, weight_norm=weight_norm, randomize_widths=method.randomize_widths)
@@ -56,7 +56,7 @@ def _accuracies(evaluation: Evaluation) -> dict[str, float]:
 def _transfer(gtn: GTN, target: TransferLearner, method: GTNMethod, ctx: TrialContext, seeds: list[int]) -> dict:
     """A learner unlike the meta-training one: accuracy after T steps on the GTN vs on tuned real data."""
     spec = LearnerSpec(target.name, tuple(target.widths) if target.widths else None, gtn.generator_spec.weight_norm,
-                       arch=target.arch)  # fmt: skip
+                       arch=target.arch, bn_eval=target.bn_eval)  # fmt: skip
     on_gtn = evaluate_teacher(gtn, spec, ctx.dataset, seeds, ctx.device)
     grid = list(itertools.product(method.transfer_baseline_lr, method.transfer_baseline_momentum, ["linear"]))
     on_real = [tuned_training(spec, ctx.dataset, gtn.spec.inner_steps, gtn.spec.batch_size, grid, seed, ctx.device)
@@ -70,9 +70,11 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
     gtn_spec, generator_spec, meta_config, meta_learner = specs(trial, method, ctx)
     dataset, device = ctx.dataset, ctx.device
     eval_spec = replace(meta_learner, randomize_widths=False)
-    eval_seeds = [EVAL_SEED_OFFSET + 1000 * trial.seed + i for i in range(method.eval_learners)]
+    eval_seeds = [role_seed("evaluation", trial.seed, i) for i in range(method.eval_learners)]
     details: dict = {"inner_steps": gtn_spec.inner_steps, "curriculum": gtn_spec.curriculum,
-                     "weight_norm": generator_spec.weight_norm, "eval_learners": method.eval_learners}  # fmt: skip
+                     "sampling": gtn_spec.sampling, "none_labels": gtn_spec.none_labels,
+                     "weight_norm": generator_spec.weight_norm, "eval_learners": method.eval_learners,
+                     "bn_eval": eval_spec.protocol()}  # fmt: skip
     metrics: dict[str, float] = {}
     artifacts = ctx.artifact_dir()
     in_run = artifacts.relative_to(ctx.run_dir)  # paths in records are relative to the run directory
@@ -94,7 +96,8 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
         details.update(
             checkpoint=str(in_run / checkpoint.name), meta=meta_config.to_dict(), generator=generator_spec.to_dict(),
             meta_loss="final" if not meta_config.step_loss_every else
-            f"mean of the final loss and the losses after every {meta_config.step_loss_every} inner steps",
+            f"sum of the final loss and the losses after steps {meta_config.step_loss_every}, "
+            f"{2 * meta_config.step_loss_every}, ... below {gtn_spec.inner_steps}, each on a fresh real batch",
             peak_memory="CUDA max allocated" if device.startswith("cuda") else "process peak RSS",
             validation=state.history, meta_losses=state.losses, resumed_at=state.resumed_at,
         )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Building blocks of the paper's learners: weight-normalised layers, mean-only batch norm, Kaiming init."""
+"""Building blocks of the paper's learners: weight-normalised layers and Kaiming init (batch norm: models/norm.py)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,6 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 LEAKY_SLOPE = 0.1
-
-
-class MeanOnlyBatchNorm(nn.Module):
-    """Subtract the per-channel batch mean and add a learned bias; no variance scaling.
-
-    The official GTN code runs it with momentum 0, i.e. it keeps no running statistics:
-    training and evaluation both centre with the statistics of the batch at hand.
-    """
-
-    def __init__(self, channels: int, device: torch.device | str | None = None) -> None:
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels, device=device))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dims = (0, *range(2, x.dim()))
-        shape = (1, -1, *([1] * (x.dim() - 2)))
-        return x - x.mean(dim=dims, keepdim=True) + self.bias.view(shape)
 
 
 class WeightNorm(nn.Module):

@@ -1,4 +1,5 @@
-"""The paper's MNIST and CIFAR-10 learners, built on a device from a seeded generator.
+"""The paper's MNIST and CIFAR-10 learners and the search spaces' networks, built on a device from a seeded
+generator.
 
 Learners are plain nn.Modules; the inner loop trains them in functional form, with the
 parameters as a dict of tensors passed to torch.func.functional_call.
@@ -11,8 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gtnbench.models.layers import LEAKY_SLOPE, MeanOnlyBatchNorm, conv3x3, linear
+from gtnbench.models.layers import LEAKY_SLOPE, conv3x3, linear
+from gtnbench.models.macro import MacroNetwork
+from gtnbench.models.macro_codes import random_code
 from gtnbench.models.nb201 import CellNetwork, random_cell
+from gtnbench.models.norm import MeanOnlyBatchNorm, check_protocol
 
 
 class MnistLearner(nn.Module):
@@ -20,11 +24,14 @@ class MnistLearner(nn.Module):
     the paper's learner is (64, 128, 256); more or fewer conv widths give deeper or shallower learners."""
 
     default_widths = (64, 128, 256)
+    default_bn_eval = "last-batch"
     # Width randomisation ranges [low, high) at the default widths (GTN_FACTS.md).
     default_width_ranges = ((32, 128), (64, 256), (64, 256))
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None):
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None,
+                 bn_eval="last-batch"):  # fmt: skip
         super().__init__()
+        self.bn_eval = check_protocol(bn_eval)
         *convs, fc = widths
         channels, height, width = in_shape
         layers = []
@@ -36,9 +43,18 @@ class MnistLearner(nn.Module):
                    MeanOnlyBatchNorm(fc, device), nn.LeakyReLU(LEAKY_SLOPE),
                    linear(fc, num_classes, generator, weight_norm, device)]  # fmt: skip
         self.features = nn.Sequential(*layers)
+        self.channels_last = True  # off under vmap, which cannot clone into channels-last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        # One-channel images give the first convolution nothing to lay out channels-last; its output,
+        # converted, makes the pooling and the next convolution about twice as fast on a CPU.
+        first, *rest = self.features
+        x = first(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for layer in rest:
+            x = layer(x)
+        return x
 
 
 class CifarLearner(nn.Module):
@@ -47,9 +63,12 @@ class CifarLearner(nn.Module):
     default_widths = (64, 128, 128, 256, 256)
     default_width_ranges = tuple((w // 2, 2 * w) for w in default_widths)
     strides = (1, 2, 1, 2, 1)
+    default_bn_eval = "last-batch"
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None):
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None,
+                 bn_eval="last-batch"):  # fmt: skip
         super().__init__()
+        self.bn_eval = check_protocol(bn_eval)
         layers, cin = [], in_shape[0]
         for cout, stride in zip(widths, self.strides, strict=True):
             layers += [conv3x3(cin, cout, stride, generator, weight_norm, device), MeanOnlyBatchNorm(cout, device),
@@ -68,31 +87,56 @@ class CellLearner(CellNetwork):
     Its layers are not weight-normalised: it is the benchmark's own network, batch norm included."""
 
     default_widths = (16, 5)
+    default_bn_eval = "running"
 
     def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, arch=None,
-                 seed=0):  # fmt: skip
+                 seed=0, bn_eval="running"):  # fmt: skip
         channels, cells = widths
-        cell = arch or random_cell(torch.Generator().manual_seed(seed))
-        super().__init__(cell, channels, cells, num_classes, in_shape[0], device, generator)
+        cell = arch or random_cell(torch.Generator(device="cpu").manual_seed(seed))
+        super().__init__(cell, channels, cells, num_classes, in_shape[0], device, generator, bn_eval)
+
+
+class MacroLearner(MacroNetwork):
+    """A NAS-Bench-Macro network as a learner: widths = (channels, head_channels); the code is `arch`, or
+    drawn at random from the learner's seed among the 3,969 distinct networks (models.macro_codes), so that
+    a GTN meta-trained on them is not tuned to one architecture. Not weight-normalised, like CellLearner."""
+
+    default_widths = (32, 1280)
+    default_bn_eval = "running"
+
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, arch=None,
+                 seed=0, bn_eval="running"):  # fmt: skip
+        channels, head_channels = widths
+        super().__init__(arch or random_code(seed), channels, head_channels, num_classes, in_shape[0], device,
+                         generator, bn_eval)  # fmt: skip
 
 
 LEARNERS: dict[str, type[nn.Module]] = {"mnist-paper": MnistLearner, "cifar10-paper": CifarLearner,
-                                        "nb201-cell": CellLearner}  # fmt: skip
+                                        "nb201-cell": CellLearner, "macro-net": MacroLearner}  # fmt: skip
+# Learners that are a search space's network: their architecture is `arch`, else drawn from the seed.
+SPACE_LEARNERS = {"nb201-cell": CellLearner, "macro-net": MacroLearner}
 
 
 @dataclass(frozen=True)
 class LearnerSpec:
     """Which learner to build: registry name, widths (None: the paper's), weight norm, width randomisation,
-    and for `nb201-cell` the cell (None: a random cell per seed)."""
+    for `nb201-cell` the cell and for `macro-net` the code (None: a random one per seed), and the batch-norm
+    evaluation protocol (models/norm.py; None: the learner's default, "last-batch" for the paper's learners as
+    in the official GTN code, "running" for the search spaces' networks as their benchmarks train them)."""
 
     name: str
     widths: tuple[int, ...] | None = None
     weight_norm: bool = True
     randomize_widths: bool = False
     arch: str | None = None
+    bn_eval: str | None = None
 
     def base_widths(self) -> tuple[int, ...]:
         return tuple(self.widths) if self.widths else LEARNERS[self.name].default_widths
+
+    def protocol(self) -> str:
+        """The batch-norm evaluation protocol this learner runs under."""
+        return self.bn_eval or LEARNERS[self.name].default_bn_eval
 
 
 def sample_widths(spec: LearnerSpec, generator: torch.Generator) -> tuple[int, ...]:
@@ -110,7 +154,7 @@ def sample_widths(spec: LearnerSpec, generator: torch.Generator) -> tuple[int, .
     drawn = []
     for low, high in ranges:
         low, high = max(1, round(low)), max(2, round(high))
-        drawn.append(int(torch.randint(low, high, (1,), generator=generator).item()))
+        drawn.append(int(torch.randint(low, high, (1,), generator=generator, device="cpu").item()))
     return tuple(drawn)
 
 
@@ -125,7 +169,8 @@ def build_learner(
     if spec.name not in LEARNERS:
         raise ValueError(f"unknown learner {spec.name!r}; known: {', '.join(LEARNERS)}")
     init = torch.Generator(device=device).manual_seed(seed)
-    if spec.name == "nb201-cell":
-        return CellLearner(spec.base_widths(), in_shape, num_classes, init, device=device, arch=spec.arch, seed=seed)
-    widths = sample_widths(spec, torch.Generator().manual_seed(seed))
-    return LEARNERS[spec.name](widths, in_shape, num_classes, init, spec.weight_norm, device)
+    if spec.name in SPACE_LEARNERS:
+        return SPACE_LEARNERS[spec.name](spec.base_widths(), in_shape, num_classes, init, device=device, arch=spec.arch,
+                                         seed=seed, bn_eval=spec.protocol())  # fmt: skip
+    widths = sample_widths(spec, torch.Generator(device="cpu").manual_seed(seed))
+    return LEARNERS[spec.name](widths, in_shape, num_classes, init, spec.weight_norm, device, spec.protocol())

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from gtnbench.models.norm import BatchNorm, check_protocol
+
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (target node, source node) of each edge, in arch-string order.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -61,38 +63,49 @@ def active_edges(ops: Sequence[str]) -> frozenset[int]:
     """Positions of the edges that carry signal from the cell input to its output.
 
     An edge is active when its op is not `none`, its source depends on the input and its
-    target feeds the output. No active edge means a disconnected cell (output zeros).
+    target feeds the output. No active edge means a disconnected cell (its output does not
+    depend on its input).
     """
     ops = check_ops(ops)
     live = {0}
     for target in (1, 2, 3):
         if any(t == target and s in live and op != "none" for (t, s), op in zip(EDGES, ops)):
             live.add(target)
-    if 3 not in live:
-        return frozenset()
-    useful, active = {3}, set()
+    return frozenset(p for p in computed_edges(ops) if EDGES[p][1] in live) if 3 in live else frozenset()
+
+
+def computed_edges(ops: Sequence[str]) -> frozenset[int]:
+    """Positions of the edges that affect the cell's output: not `none`, and their target feeds the output.
+
+    Unlike `active_edges`, an edge whose source does not depend on the input counts: its
+    ReLU-conv-BN outputs batch norm's learned shift (beta), a constant NAS-Bench-201's own
+    network trains too.
+    """
+    ops = check_ops(ops)
+    useful, computed = {3}, set()
     for position in reversed(range(len(EDGES))):
         target, source = EDGES[position]
-        if target in useful and source in live and ops[position] != "none":
-            active.add(position)
+        if target in useful and ops[position] != "none":
+            computed.add(position)
             useful.add(source)
-    return frozenset(active)
+    return frozenset(computed)
 
 
 def random_cell(generator: torch.Generator) -> tuple[str, ...]:
     """Six ops drawn uniformly from OPS (redrawn while the cell is disconnected): a uniform draw
     from the connected cells of the space, without the table."""
     while True:
-        ops = tuple(OPS[int(i)] for i in torch.randint(0, len(OPS), (len(EDGES),), generator=generator))
+        drawn = torch.randint(0, len(OPS), (len(EDGES),), generator=generator, device=generator.device)
+        ops = tuple(OPS[int(i)] for i in drawn)
         if active_edges(ops):
             return ops
 
 
-def relu_conv_bn(cin: int, cout: int, kernel: int, stride: int, track: bool, device: Device) -> nn.Sequential:
+def relu_conv_bn(cin: int, cout: int, kernel: int, stride: int, device: Device) -> nn.Sequential:
     return nn.Sequential(
         nn.ReLU(),
         nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False, device=device),
-        nn.BatchNorm2d(cout, track_running_stats=track, device=device),
+        BatchNorm(cout, device),
     )
 
 
@@ -102,46 +115,44 @@ def edge_key(position: int) -> str:
     return f"{target}_{source}"
 
 
-def edge_op(op: str, channels: int, track: bool, device: Device) -> nn.Module:
+def edge_op(op: str, channels: int, device: Device) -> nn.Module:
     if op == "skip_connect":
         return nn.Identity()
     if op == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    return relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3, 1, track, device)
+    return relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3, 1, device)
 
 
 class Cell(nn.Module):
-    """A four-node DAG cell; a node is the sum of its incoming edges. Only active edges run."""
+    """A four-node DAG cell; a node is the sum of its incoming edges. Only edges that affect the output run."""
 
-    def __init__(self, ops: Sequence[str], channels: int, track_running_stats: bool, device: Device) -> None:
+    def __init__(self, ops: Sequence[str], channels: int, device: Device) -> None:
         super().__init__()
         self.ops = check_ops(ops)
         self.edges = nn.ModuleDict({
-            edge_key(position): edge_op(op, channels, track_running_stats, device)
+            edge_key(position): edge_op(op, channels, device)
             for position, op in enumerate(self.ops) if op != "none"
         })  # fmt: skip
-        self.active = active_edges(self.ops)
+        computed = computed_edges(self.ops)
         self.incoming = {
-            node: [(edge_key(p), EDGES[p][1]) for p in sorted(self.active) if EDGES[p][0] == node] for node in (1, 2, 3)
+            node: [(edge_key(p), EDGES[p][1]) for p in sorted(computed) if EDGES[p][0] == node] for node in (1, 2, 3)
         }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.active:
-            return torch.zeros_like(x)
         nodes = {0: x}
         for node, incoming in self.incoming.items():
             if incoming:
-                nodes[node] = sum(self.edges[key](nodes[source]) for key, source in incoming)
-        return nodes[3]
+                nodes[node] = sum(self.edges[key](nodes.get(source, torch.zeros_like(x))) for key, source in incoming)
+        return nodes[3] if 3 in nodes else torch.zeros_like(x)
 
 
 class ResidualReduction(nn.Module):
     """Halve the resolution, widen cin -> cout: ReLU-conv3x3/2-BN, ReLU-conv3x3-BN, plus AvgPool(2)+conv1x1."""
 
-    def __init__(self, cin: int, cout: int, track_running_stats: bool, device: Device) -> None:
+    def __init__(self, cin: int, cout: int, device: Device) -> None:
         super().__init__()
-        self.conv_a = relu_conv_bn(cin, cout, 3, 2, track_running_stats, device)
-        self.conv_b = relu_conv_bn(cout, cout, 3, 1, track_running_stats, device)
+        self.conv_a = relu_conv_bn(cin, cout, 3, 2, device)
+        self.conv_b = relu_conv_bn(cout, cout, 3, 1, device)
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(cin, cout, 1, bias=False, device=device))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,9 +162,9 @@ class ResidualReduction(nn.Module):
 class CellNetwork(nn.Module):
     """NAS-Bench-201's network for one cell: stem, N cells at C, reduction, N at 2C, reduction, N at 4C, head.
 
-    `arch` is an arch string or six ops in edge order. BatchNorm is affine; with
-    track_running_stats=False (the default) it always normalises with batch statistics and
-    holds no buffers. Weights are drawn from `generator` (on `device`) when given, so they
+    `arch` is an arch string or six ops in edge order. BatchNorm is affine (models/norm.py);
+    `bn_eval` is the protocol it is evaluated under ("running": the running averages the
+    benchmark's own training keeps; "batch": each batch's own statistics). Weights are drawn from `generator` (on `device`) when given, so they
     are reproducible: Kaiming normal for convolutions, PyTorch's default uniform scheme for
     the classifier. On device="meta" nothing is drawn (shapes only, for counting).
     """
@@ -167,22 +178,23 @@ class CellNetwork(nn.Module):
         in_channels: int = 3,
         device: Device = None,
         generator: torch.Generator | None = None,
-        track_running_stats: bool = False,
+        bn_eval: str = "running",
     ) -> None:
         super().__init__()
         self.ops = parse_arch(arch) if isinstance(arch, str) else check_ops(arch)
+        self.bn_eval = check_protocol(bn_eval)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, C, 3, padding=1, bias=False, device=device),
-            nn.BatchNorm2d(C, track_running_stats=track_running_stats, device=device),
+            BatchNorm(C, device),
         )
         layers: list[nn.Module] = []
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage:
-                layers.append(ResidualReduction(width // 2, width, track_running_stats, device))
-            layers += [Cell(self.ops, width, track_running_stats, device) for _ in range(N)]
+                layers.append(ResidualReduction(width // 2, width, device))
+            layers += [Cell(self.ops, width, device) for _ in range(N)]
         self.cells = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.BatchNorm2d(4 * C, track_running_stats=track_running_stats, device=device),
+            BatchNorm(4 * C, device),
             nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),

@@ -1,11 +1,16 @@
 """The train-based proxy for many NAS-Bench-201 architectures at once: one masked super-network, vmapped.
 
+NAS-Bench-201 only (SearchSpace.batched): its cells share one layout an op mask can select from;
+NAS-Bench-Macro's chains differ in depth and width per code, so its suites refuse batch_archs > 1.
+
 Every edge of the super-network computes every op and combines them with the architecture's
 one-hot mask, so an unused op is multiplied by an exact zero. Each architecture keeps its own
 parameters, stacked along a leading architecture dimension and initialised by copying the
 network `build_network` gives it, and `torch.func.vmap` of `torch.func.grad` trains them all in
-one pass over the shared lesson. The results are those of `train_based` one architecture at a
-time, up to floating-point rounding (batched convolutions add in another order).
+one pass over the shared lesson. Batch-norm statistics are threaded per architecture as in the
+shared inner loop (train.py). The results are those of `train_based` one architecture at a time,
+up to floating-point rounding (batched convolutions add in another order, and batch norm runs
+as differentiable arithmetic rather than fused kernels here).
 """
 
 from __future__ import annotations
@@ -25,24 +30,26 @@ from gtnbench.models.nb201 import (
     OPS,
     CellNetwork,
     ResidualReduction,
-    active_edges,
     arch_str,
+    computed_edges,
     edge_key,
     relu_conv_bn,  # fmt: skip
 )
+from gtnbench.models.norm import KEEP, Stats, statistics_pass
 from gtnbench.nas.proxies import ProxyScores, build_network
+from gtnbench.nas.spaces import SPACES
 from gtnbench.teachers.base import Lesson, Teacher
-from gtnbench.train import EVAL_BATCH, Params, sgd_momentum_step
+from gtnbench.train import EVAL_BATCH, LearnerState, Params, sgd_momentum_step
 
 CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
 _POOL = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
 
 
 def arch_mask(ops: Sequence[str]) -> torch.Tensor:
-    """[edges, ops] one-hot rows (columns in OPS order) for the active edges; inactive edges are all zeros,
-    so that, as in CellNetwork's pruned forward, only the edges from input to output carry signal."""
-    mask = torch.zeros(len(EDGES), len(OPS))
-    for position in active_edges(ops):
+    """[edges, ops] one-hot rows (columns in OPS order) for the edges CellNetwork computes; the others are
+    all zeros, so that, as in CellNetwork's pruned forward, only edges that affect the output carry signal."""
+    mask = torch.zeros(len(EDGES), len(OPS), device="cpu")
+    for position in computed_edges(ops):
         mask[position, OPS.index(ops[position])] = 1.0
     return mask
 
@@ -54,7 +61,7 @@ class MaskedCell(nn.Module):
         super().__init__()
         self.edges = nn.ModuleDict({
             edge_key(position): nn.ModuleDict({op: relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3,
-                                                                  1, False, device) for op in CONV_OPS})
+                                                                  1, device) for op in CONV_OPS})
             for position in range(len(EDGES))
         })  # fmt: skip
 
@@ -74,7 +81,7 @@ class MaskedCell(nn.Module):
                 if target == node:
                     total = total + self.edge(position, nodes[source], mask[position])
             nodes.append(total)
-        return nodes[3]  # all zeros for a disconnected cell, as in CellNetwork
+        return nodes[3]
 
 
 class GlobalAvgPool(nn.Module):
@@ -87,8 +94,8 @@ class GlobalAvgPool(nn.Module):
 class SuperNetwork(CellNetwork):
     """CellNetwork's layout (same parameter names outside the cells) with masked cells: forward(x, mask)."""
 
-    def __init__(self, C: int, N: int, num_classes: int, in_channels: int, device="meta") -> None:
-        super().__init__(("none",) * len(EDGES), C, N, num_classes, in_channels, device)
+    def __init__(self, C: int, N: int, num_classes: int, in_channels: int, device="meta", bn_eval: str = "running") -> None:
+        super().__init__(("none",) * len(EDGES), C, N, num_classes, in_channels, device, bn_eval=bn_eval)
         self.cells = nn.Sequential(*[
             layer if isinstance(layer, ResidualReduction) else MaskedCell(width, device)
             for layer, width in zip(self.cells, [C] * N + [2 * C] * (N + 1) + [4 * C] * (N + 1))
@@ -126,43 +133,57 @@ def unstack_params(params: Params, a: int, net: CellNetwork) -> Params:
     return {name: params[super_name(name, net.ops)][a] for name, _ in net.named_parameters()}
 
 
+def _forward(supernet: SuperNetwork, p: Params, stats: Stats, mask: torch.Tensor, x: torch.Tensor,
+             training: bool) -> tuple[torch.Tensor, Stats]:  # fmt: skip
+    """One architecture's outputs (under vmap) and, in training, the statistics its batch leaves behind."""
+    protocol = supernet.bn_eval
+    if protocol == "batch":
+        return functional_call(supernet, p, (x, mask)), ()
+    with statistics_pass(training, given=stats, keep=KEEP.get(protocol, 0.0), exact=True) as current:
+        out = functional_call(supernet, p, (x, mask))
+    return out, tuple(current.produced) if training else stats
+
+
 def train_batch(supernet: SuperNetwork, params: Params, masks: torch.Tensor, lesson: Lesson, observe=None,
-                observe_at: tuple[int, ...] = ()) -> Params:  # fmt: skip
+                observe_at: tuple[int, ...] = ()) -> LearnerState:  # fmt: skip
     """`train`'s SGD + momentum for every architecture at once: one shared batch per step, and per-architecture
-    gradients from vmap(grad) over (stacked params, masks). observe(t, params) after the steps in observe_at."""
+    gradients from vmap(grad) over (stacked params, statistics, masks). observe(t, state) after the steps in
+    observe_at; the state's parameters and statistics are stacked along the architecture dimension."""
 
-    def loss(p: Params, mask: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(functional_call(supernet, p, (x, mask)), y)
+    def loss(p: Params, stats: Stats, mask: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+        out, new = _forward(supernet, p, stats, mask, x, True)
+        return F.cross_entropy(out, y), new
 
-    gradients = vmap(grad(loss), in_dims=(0, 0, None, None))
+    gradients = vmap(grad(loss, has_aux=True), in_dims=(0, 0, 0, None, None))
     names = list(params)
-    state, buffers = [params[n] for n in names], [torch.zeros_like(params[n]) for n in names]
+    state, buffers, stats = [params[n] for n in names], [torch.zeros_like(params[n]) for n in names], ()
     for t in range(lesson.steps):
         x, y = lesson.batch(t)
-        grads = gradients(dict(zip(names, state)), masks, x, y)
+        grads, stats = gradients(dict(zip(names, state)), stats, masks, x, y)
         state, buffers = sgd_momentum_step(state, buffers, [grads[n] for n in names], lesson.lrs[t], lesson.momenta[t])
         if observe is not None and t + 1 in observe_at:
-            observe(t + 1, dict(zip(names, state)))
-    return dict(zip(names, state))
+            observe(t + 1, LearnerState(dict(zip(names, state)), stats))
+    return LearnerState(dict(zip(names, state)), stats)
 
 
 @torch.no_grad()
-def batch_logits(supernet: SuperNetwork, params: Params, masks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """[A, len(x), classes], computed in chunks of EVAL_BATCH like `accuracy` (batch statistics depend on them)."""
-    forward = vmap(lambda p, mask, chunk: functional_call(supernet, p, (chunk, mask)), in_dims=(0, 0, None))
-    return torch.cat([forward(params, masks, x[start : start + EVAL_BATCH])
+def batch_logits(supernet: SuperNetwork, state: LearnerState, masks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """[A, len(x), classes] in evaluation mode, computed in chunks of EVAL_BATCH like `accuracy`."""
+    forward = vmap(lambda p, stats, mask, chunk: _forward(supernet, p, stats, mask, chunk, False)[0],
+                   in_dims=(0, 0, 0, None))  # fmt: skip
+    return torch.cat([forward(state.params, state.stats, masks, x[start : start + EVAL_BATCH])
                       for start in range(0, x.shape[0], EVAL_BATCH)], dim=1)  # fmt: skip
 
 
-def batch_accuracy(supernet: SuperNetwork, params: Params, masks: torch.Tensor, x: torch.Tensor,
+def batch_accuracy(supernet: SuperNetwork, state: LearnerState, masks: torch.Tensor, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:  # fmt: skip
     """[A] fraction of `x` each architecture classifies as `y` (on the device, no host sync)."""
-    return (batch_logits(supernet, params, masks, x).argmax(2) == y).sum(1) / x.shape[0]
+    return (batch_logits(supernet, state, masks, x).argmax(2) == y).sum(1) / x.shape[0]
 
 
 def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], dataset: ImageDataset, channels: int,
-                      cells: int, seed: int, device: str,
-                      eval_size: int | None = None) -> list[ProxyScores]:  # fmt: skip
+                      cells: int, seed: int, device: str, eval_size: int | None = None,
+                      bn_eval: str = "running") -> list[ProxyScores]:  # fmt: skip
     """`train_based` for every architecture of `archs` at once, in the order of `archs`.
 
     Same initial weights (build_network with `seed`), same lesson (one draw, every architecture
@@ -172,8 +193,9 @@ def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], data
     """
     if not archs:
         return []
-    nets = [build_network(arch, channels, cells, dataset, seed, device) for arch in archs]
-    supernet = SuperNetwork(channels, cells, dataset.num_classes, dataset.image_shape[0])
+    widths = {"channels": channels, "cells": cells}
+    nets = [build_network(SPACES["nb201"], arch, widths, dataset, seed, device, bn_eval) for arch in archs]
+    supernet = SuperNetwork(channels, cells, dataset.num_classes, dataset.image_shape[0], bn_eval=bn_eval)
     params = stack_params(supernet, nets, device)
     masks = torch.stack([arch_mask(net.ops) for net in nets]).to(device)
     x, y = dataset.val.x[:eval_size], dataset.val.y[:eval_size]
@@ -182,7 +204,7 @@ def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], data
     elapsed: dict[int, float] = {}
     evaluation = [0.0]
 
-    def observe(t: int, current: Params) -> None:
+    def observe(t: int, current: LearnerState) -> None:
         synchronize(device)
         elapsed[t] = time.perf_counter() - start - evaluation[0]
         before = time.perf_counter()

@@ -1,25 +1,27 @@
-"""Proxies that score one NAS-Bench-201 architecture: train-based (K steps on a teacher) and training-free.
+"""Proxies that score one architecture of a search space: train-based (K steps on a teacher) and training-free.
 
-Every score is computed on a network built from the architecture index it is returned for,
-and the network's own cell is checked against the table before anything is scored: a score
-can never be attached to another architecture (the defect of the official GTN search code).
+Every score is computed on a network the space builds for the architecture index it is returned
+for (SearchSpace.build checks the network against the table's arch), and comes back with the arch
+string of the network that earned it, which the caller checks against the table again before
+recording it: a score can never be attached to another architecture (the defect of the official
+GTN search code). `widths` are the space's network width options (unset ones: the benchmark's).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.device import synchronize
-from gtnbench.errors import TrialFailed
-from gtnbench.models.nb201 import CellNetwork, arch_str, parse_arch
-from gtnbench.nas.table import load_table
+from gtnbench.nas.spaces import SearchSpace
 from gtnbench.nas.training_free import naswot_score, synflow_score
 from gtnbench.teachers.base import Teacher
-from gtnbench.train import accuracy, initial_params, train
+from gtnbench.train import LearnerState, accuracy, initial_params, train
 
 
 @dataclass
@@ -30,56 +32,56 @@ class ProxyScores:
     seconds: dict[str, float] = field(default_factory=dict)  # what computing each score cost
 
 
-def build_network(arch: int, channels: int, cells: int, dataset: ImageDataset, seed: int, device: str) -> CellNetwork:
-    """The cell network of architecture `arch`, after checking that it is the one the table names."""
-    expected = load_table().arch(arch)
+def build_network(space: SearchSpace, arch: int, widths: Mapping[str, int], dataset: ImageDataset, seed: int,
+                  device: str, bn_eval: str = "running") -> nn.Module:  # fmt: skip
+    """The space's network of architecture `arch` for `dataset`'s images and classes, weights drawn from `seed`."""
     init = torch.Generator(device=device).manual_seed(seed)
-    net = CellNetwork(expected, channels, cells, dataset.num_classes, dataset.image_shape[0], device, init)
-    if net.ops != parse_arch(expected):
-        raise TrialFailed(f"the network built for architecture {arch} is not {expected}; refusing to attach its score")
-    return net
+    return space.build(arch, dataset.num_classes, dataset.image_shape[0], device, init, bn_eval, **widths)
 
 
-def train_based(arch: int, teacher: Teacher, steps: list[int], dataset: ImageDataset, channels: int, cells: int,
-                seed: int, device: str, eval_size: int | None = None) -> ProxyScores:  # fmt: skip
+def train_based(space: SearchSpace, arch: int, teacher: Teacher, steps: list[int], dataset: ImageDataset,
+                widths: Mapping[str, int], seed: int, device: str, eval_size: int | None = None,
+                bn_eval: str = "running") -> ProxyScores:  # fmt: skip
     """Validation accuracy after each of `steps` training steps on the teacher (one run, read out
     along the way); the cost of each is the training time up to it, evaluation excluded."""
-    net = build_network(arch, channels, cells, dataset, seed, device)
+    net = build_network(space, arch, widths, dataset, seed, device, bn_eval)
     x, y = dataset.val.x[:eval_size], dataset.val.y[:eval_size]
     lesson = teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed))
     accuracies: dict[int, torch.Tensor] = {}
     elapsed: dict[int, float] = {}
     evaluation = [0.0]
 
-    def observe(t: int, params) -> None:
+    def observe(t: int, state: LearnerState) -> None:
         synchronize(device)
         elapsed[t] = time.perf_counter() - start - evaluation[0]
         before = time.perf_counter()
-        accuracies[t] = accuracy(net, params, x, y)
+        accuracies[t] = accuracy(net, state, x, y)
         synchronize(device)
         evaluation[0] += time.perf_counter() - before
 
     synchronize(device)
     start = time.perf_counter()
     train(net, initial_params(net), lesson, observe=observe, observe_at=tuple(steps))
-    result = ProxyScores(arch, arch_str(net.ops))
+    result = ProxyScores(arch, space.arch_of(net))
     for t in sorted(steps):
         result.scores[str(t)] = accuracies[t].item()
         result.seconds[str(t)] = elapsed[t]
     return result
 
 
-def training_free(arch: int, proxies: list[str], dataset: ImageDataset, batch_size: int, channels: int, cells: int,
-                  seed: int, device: str) -> ProxyScores:  # fmt: skip
-    """Parameter count, FLOPs (from the table), NASWOT and synflow of the untrained network."""
-    net = build_network(arch, channels, cells, dataset, seed, device)
-    result = ProxyScores(arch, arch_str(net.ops))
+def training_free(space: SearchSpace, arch: int, proxies: list[str], dataset: ImageDataset, batch_size: int,
+                  widths: Mapping[str, int], seed: int, device: str) -> ProxyScores:  # fmt: skip
+    """Parameters and FLOPs (millions, the space's cost columns: the benchmark's network), NASWOT and
+    synflow of the untrained network at `widths`."""
+    net = build_network(space, arch, widths, dataset, seed, device)
+    result = ProxyScores(arch, space.arch_of(net))
+    table = space.table()
     picks = torch.randperm(len(dataset.train), generator=torch.Generator(device=device).manual_seed(seed),
                            device=device)[:batch_size]  # fmt: skip
     batch = dataset.train.x[picks]
     compute = {
-        "params": lambda: float(sum(p.numel() for p in net.parameters())),
-        "flops": lambda: load_table().value("cifar10_flops_M", arch),
+        "params": lambda: table.value(space.params_column, arch),
+        "flops": lambda: table.value(space.flops_column, arch),
         "naswot": lambda: naswot_score(net, batch),
         "synflow": lambda: synflow_score(net, dataset.image_shape),
     }

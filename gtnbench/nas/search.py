@@ -140,3 +140,29 @@ def simulate_searches(
         )
         for name, (scores, seconds_per_arch) in proxies.items()
     }
+
+
+def search_orders(pool_size: int, n_seeds: int, seed: int = 0) -> np.ndarray:
+    """The random orders in which the searches draw the pool ([n_seeds, pool_size]; see simulate_search)."""
+    return _search_orders(pool_size, n_seeds, seed)
+
+
+def mean_pick_curve(scores: ArrayLike, truth: ArrayLike, orders: np.ndarray) -> np.ndarray:
+    """Seed-mean ground truth of the architecture a proxy-guided search picks after drawing n = 1, 2, ...,
+    pool architectures: element n - 1 of the result. Each row of `orders` is one search seed's draw order;
+    the pick is the best-scored architecture drawn so far (ties: the first drawn; NaN scores never win)."""
+    proxy, target = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
+    ranked = np.where(np.isnan(proxy), -np.inf, proxy)[orders]
+    best = np.maximum.accumulate(ranked, axis=1)
+    previous = np.concatenate([np.full((len(orders), 1), -np.inf), best[:, :-1]], axis=1)
+    positions = np.arange(orders.shape[1])
+    newer = (ranked > previous) | (positions == 0)
+    picked = np.maximum.accumulate(np.where(newer, positions, 0), axis=1)
+    return target[np.take_along_axis(orders, picked, axis=1)].mean(axis=0)
+
+
+def cells_to_reach(curve: np.ndarray, target: float) -> float:
+    """The smallest number of evaluated architectures at which `curve` (a mean_pick_curve) reaches `target`;
+    math.inf if it never does."""
+    reached = np.flatnonzero(np.asarray(curve) >= target)
+    return float(reached[0] + 1) if len(reached) else math.inf

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from gtnbench.models.nb201 import CellNetwork
+from gtnbench.models.norm import statistics_pass
 from gtnbench.nas.table import load_table
 
 
@@ -64,22 +65,20 @@ def synflow_score(net: nn.Module, input_shape: Sequence[int]) -> float:
     On a float64 deep copy of `net` (the caller's network is left as it is) whose parameters
     are replaced by their absolute values: R = sum of the outputs for one all-ones input of
     shape `input_shape` (C, H, W); score = sum over all parameters theta (BN and biases
-    included) of theta * dR/dtheta. BatchNorm layers act as their affine part only (eval
-    mode, running mean 0, running variance 1), so the score depends on the parameters alone
-    and no batch statistics re-centre the all-positive signal.
+    included) of theta * dR/dtheta. Batch-norm layers act as their affine part only (an
+    evaluation pass with no statistics: mean 0, variance 1), so the score depends on the
+    parameters alone and no batch statistics re-centre the all-positive signal.
     """
-    model = copy.deepcopy(net).double().eval()
+    model = copy.deepcopy(net).double()
     params = list(model.parameters())
     if not params:
         raise ValueError("synflow_score needs a network with parameters")
     with torch.no_grad():
         for p in params:
             p.abs_().requires_grad_()
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
-            m.running_mean = torch.zeros(m.num_features, dtype=torch.float64, device=params[0].device)
-            m.running_var = torch.ones(m.num_features, dtype=torch.float64, device=params[0].device)
     ones = torch.ones((1, *input_shape), dtype=torch.float64, device=params[0].device)
-    grads = torch.autograd.grad(model(ones).sum(), params, allow_unused=True)
+    with statistics_pass(training=False, exact=True):
+        total = model(ones).sum()
+    grads = torch.autograd.grad(total, params, allow_unused=True)
     with torch.no_grad():
         return float(sum((p * g).sum() for p, g in zip(params, grads) if g is not None))

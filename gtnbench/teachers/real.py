@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from gtnbench.data.augment import random_crop_flip
+from gtnbench.data.augment import crop_flip, draw_crop_flip
 from gtnbench.data.datasets import Split
 from gtnbench.teachers.base import Lesson, Teacher
 from gtnbench.teachers.schedules import learning_rates
@@ -20,7 +20,8 @@ def epoch_batches(count: int, batch_size: int, steps: int, generator: torch.Gene
 
 
 class RealDataTeacher(Teacher):
-    """Minibatches without replacement within each epoch, a fixed schedule, optional crop+flip."""
+    """Minibatches without replacement within each epoch, a fixed schedule, optional crop+flip.
+    Every draw (batches, crops, flips) is made with the lesson, so `lesson.batch(t)` is pure."""
 
     def __init__(self, split: Split, batch_size: int, lr: float, momentum: float, schedule: str = "constant",
                  augment: bool = False) -> None:  # fmt: skip
@@ -30,10 +31,13 @@ class RealDataTeacher(Teacher):
     def lesson(self, steps: int, generator: torch.Generator) -> Lesson:
         device = self.split.x.device
         indices = epoch_batches(len(self.split), self.batch_size, steps, generator, device)
+        crops = draw_crop_flip(steps * self.batch_size, generator, device) if self.augment else None
 
         def batch(t: int) -> tuple[torch.Tensor, torch.Tensor]:
             x, y = self.split.x[indices[t]], self.split.y[indices[t]]
-            return (random_crop_flip(x, generator) if self.augment else x), y
+            if crops is not None:
+                x = crop_flip(x, crops[slice(t * self.batch_size, (t + 1) * self.batch_size)])
+            return x, y
 
         lrs = learning_rates(self.schedule, self.lr, steps, device)
         return Lesson(steps, batch, lrs, torch.full((steps,), self.momentum, device=device))

@@ -16,9 +16,9 @@ def learning_rates(kind: str, peak: float, steps: int, device: torch.device | st
     constant: `peak` throughout; linear / cosine: decay from `peak` to 0;
     onecycle: linear warm-up over the first 20 % of steps, then linear decay to 0.
     """
-    t = torch.arange(steps, dtype=torch.float64)
+    t = torch.arange(steps, dtype=torch.float64, device="cpu")  # on the host whatever the default device
     if kind == "constant":
-        lrs = torch.full((steps,), peak, dtype=torch.float64)
+        lrs = torch.full((steps,), peak, dtype=torch.float64, device="cpu")
     elif kind == "linear":
         lrs = peak * (1 - t / steps)
     elif kind == "cosine":

@@ -1,0 +1,65 @@
+"""Claims and their verdicts: measured vs claimed, with intervals, baselines and a three-way verdict.
+
+A claim is judged only from records of its protocol: the paper scale of the bundled suite that
+tests it, recognised by its configuration hash. Records of other scales, or of an edited or
+user-written suite, show the measured value as a regression figure, with the verdict "not judged
+at this scale" or "not judged (not the bundled protocol)".
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterable
+
+from gtnbench.claims.registry import CLAIMS
+from gtnbench.claims.verdicts import (
+    INCOMPLETE,
+    INCONCLUSIVE,
+    LEGEND,
+    NOT_JUDGED,
+    NOT_MEASURED,
+    NOT_PROTOCOL,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Baseline,
+    Claim,
+    Estimate,
+    Settings,
+    Verdict,
+    judge,
+)
+from gtnbench.suite import nas_table
+
+__all__ = ["CLAIMS", "INCOMPLETE", "INCONCLUSIVE", "LEGEND", "NOT_JUDGED", "NOT_MEASURED", "NOT_PROTOCOL",
+           "NOT_REPRODUCED", "REPRODUCED", "Baseline", "Claim", "Estimate", "Settings", "Verdict", "judge_all",
+           "protocol_hash", "settings_of"]  # fmt: skip
+
+
+@functools.cache
+def protocol_hash(suite: str) -> str | None:
+    """The configuration hash of the bundled suite's paper scale: the protocol its claims are judged under."""
+    from gtnbench.suite import bundled_suite_dir, load_suite
+
+    path = bundled_suite_dir() / f"{suite}.toml"
+    return load_suite(path).at("paper").config_hash() if path.is_file() else None
+
+
+def settings_of(configs: Iterable[dict[str, Any]]) -> Settings:
+    """The statistics parameters the runs' suites set (nas.bootstrap, nas.search_seeds), else the defaults."""
+    for config in configs:
+        nas = nas_table(config or {})
+        if nas:
+            return Settings(resamples=nas.get("bootstrap", Settings.resamples),
+                            search_seeds=nas.get("search_seeds", Settings.search_seeds))  # fmt: skip
+    return Settings()
+
+
+def judge_all(records: list[dict[str, Any]], claim_ids: Iterable[str] | None = None, settings: Settings | None = None,
+              relax: float | None = None) -> list[Verdict]:  # fmt: skip
+    """Verdicts for the given claims (default: every claim the records can say something about)."""
+    settings = settings or Settings()
+    if claim_ids is not None:
+        return [judge(CLAIMS[c], records, settings, protocol_hash(CLAIMS[c].suite), relax) for c in claim_ids
+                if c in CLAIMS]  # fmt: skip
+    verdicts = [judge(claim, records, settings, protocol_hash(claim.suite), relax) for claim in CLAIMS.values()]
+    return [v for v in verdicts if v.verdict != NOT_MEASURED]

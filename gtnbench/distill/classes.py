@@ -1,0 +1,65 @@
+"""Per-class bookkeeping shared by the set makers: image counts per class, class index lists,
+seeded draws of real images of one class, the starting images of a learned set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from gtnbench.data.datasets import ImageDataset, Split
+from gtnbench.errors import GtnbenchError
+
+INITS = ("real", "noise")  # how learned sets start: random real images of the class, or N(0, 1) pixels
+
+
+def class_counts(num_classes: int, per_class: int | None = None, total: int | None = None) -> list[int]:
+    """Images per class: `per_class` for every class, or `total` spread as evenly as possible
+    (the first total % num_classes classes get one more), e.g. a GTN's T x B = 4,096 over 10 classes."""
+    if (per_class is None) == (total is None):
+        raise GtnbenchError("give exactly one of per_class and total")
+    if per_class is not None:
+        if per_class < 1:
+            raise GtnbenchError(f"per_class must be at least 1, got {per_class}")
+        return [per_class] * num_classes
+    if total < num_classes:
+        raise GtnbenchError(f"total must be at least the number of classes ({num_classes}), got {total}")
+    return [total // num_classes + (c < total % num_classes) for c in range(num_classes)]
+
+
+def indices_by_class(split: Split, num_classes: int) -> list[torch.Tensor]:
+    """For each class, the (CPU, ascending) indices of its images in `split`."""
+    labels = split.y.cpu()
+    return [(labels == c).nonzero().flatten() for c in range(num_classes)]
+
+
+def check_counts(by_class: Sequence[torch.Tensor], counts: Sequence[int], what: str) -> None:
+    if len(counts) != len(by_class):
+        raise GtnbenchError(f"{what}: {len(counts)} class counts for {len(by_class)} classes")
+    for c, (members, count) in enumerate(zip(by_class, counts)):
+        if count > len(members):
+            raise GtnbenchError(f"{what}: class {c} has {len(members)} training images, fewer than the {count} asked")
+
+
+def draw_from_class(members: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` distinct members at random (all of them, in random order, if there are fewer)."""
+    return members[torch.randperm(len(members), generator=generator)[:count]]
+
+
+def class_labels(counts: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Labels [sum(counts)] grouped by class: counts[0] zeros, then counts[1] ones, ..."""
+    return torch.repeat_interleave(torch.arange(len(counts), device=device), torch.tensor(counts, device=device))
+
+
+def initial_images(dataset: ImageDataset, per_class: int, init: str,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    """Starting images [classes x per_class, C, H, W] grouped by class, and the training-split
+    indices they were copied from (None for noise)."""
+    counts = [per_class] * dataset.num_classes
+    if init == "noise":
+        images = torch.randn(sum(counts), *dataset.image_shape, generator=generator)
+        return images.to(dataset.device), None
+    by_class = indices_by_class(dataset.train, dataset.num_classes)
+    check_counts(by_class, counts, "initialisation from real images")
+    chosen = torch.cat([draw_from_class(members, per_class, generator) for members in by_class])
+    return dataset.train.x[chosen.to(dataset.device)].clone(), chosen

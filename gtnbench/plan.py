@@ -1,0 +1,445 @@
+"""How long a suite takes, before running it (`gtnbench plan`), and the budget a run must fit (`--budget`).
+
+A trial's work is counted in units whose cost is measured on the device, at the suite's own sizes
+(learner widths, batch sizes, generator, cell network): a plain training step of a learner, a plain
+step on a GTN's lesson (generation included), one inner step of a differentiable outer iteration
+(measured at min(T, 4) inner steps, so per step), a NAS-Bench-201 cell's training step (the mean
+over sampled cells), an evaluated image, a training-free scoring. `calibrate` measures them in a
+few seconds (a warm-up call, then a timed one); `save_costs` / `load_costs` keep them, so that a
+plan for a GPU can be made anywhere from costs measured on it once.
+
+What the model leaves out is said: transfer learners, sample grids, data loading; methods whose kind
+it does not know (small-set teachers, other search spaces) are listed as not estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gtnbench.device import synchronize
+from gtnbench.errors import GtnbenchError
+from gtnbench.suite import CALIBRATE, GTNMethod, NB201Free, NB201Table, NB201Train, RealMethod, SuiteConfig, Trial
+
+COSTS_FORMAT = "gtnbench-costs-1"
+SPLIT_SIZES = {"mnist": (50_000, 10_000, 10_000), "cifar10": (45_000, 5_000, 10_000),
+               "cifar10-jpeg": (45_000, 5_000, 10_000)}  # fmt: skip
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10-jpeg": (3, 32, 32)}
+CALIBRATION_STEPS = 4  # inner steps of a calibrated outer iteration and of a calibrated plain run
+CALIBRATION_CELLS = 2  # NAS-Bench-201 cells whose step cost is averaged
+
+Key = tuple  # a unit of work: (what, its sizes...), JSON-able
+
+
+@dataclass
+class TrialWork:
+    """A trial's work: units of each key, or why it has no estimate."""
+
+    units: dict[Key, float] = field(default_factory=dict)
+    unmodelled: str | None = None
+
+    def add(self, key: Key, count: float) -> None:
+        if count:
+            self.units[key] = self.units.get(key, 0.0) + count
+
+
+@dataclass
+class Sizes:
+    train: int
+    val: int
+    test: int
+    image_shape: tuple[int, int, int]
+
+
+def split_sizes(config: SuiteConfig, data_root: Path | None = None, device: str = "cpu") -> tuple[Sizes, str]:
+    """The data set's split sizes and image shape: loaded when the data is there, else the standard ones."""
+    if data_root is not None:
+        from gtnbench.data.datasets import load_dataset
+        from gtnbench.errors import DataError
+
+        try:
+            data = load_dataset(config.dataset, data_root, device, config.split_seed)
+            return Sizes(len(data.train), len(data.val), len(data.test), data.image_shape), f"{data.label} at {data_root}"
+        except DataError:
+            pass
+    train, val, test = SPLIT_SIZES[config.dataset]
+    return Sizes(train, val, test, IMAGE_SHAPES[config.dataset]), f"standard {config.dataset} split sizes (no data loaded)"
+
+
+def _learner_key(learner: Any) -> tuple:
+    """A learner configuration (suite.LearnerConfig) as part of a key."""
+    return (learner.name, tuple(learner.widths or ()), bool(learner.weight_norm), bool(learner.randomize_widths),
+            getattr(learner, "arch", None), getattr(learner, "bn_eval", None))  # fmt: skip
+
+
+def _generator_key(method: GTNMethod) -> tuple:
+    g = method.generator
+    return (method.batch_size, g.noise_dim, g.hidden, tuple(g.channels), method.curriculum[0], method.weight_norm[0])
+
+
+def _cell_key(method: NB201Train | NB201Free, shape: tuple[int, int, int], batch: int) -> tuple:
+    network = method.network
+    return (network.channels or 16, network.cells or 5, batch, tuple(shape), network.bn_eval)
+
+
+def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
+    """What one trial does, in units (see the module docstring)."""
+    method = config.methods[trial.method]
+    work = TrialWork()
+    shape, learner = sizes.image_shape, _learner_key(config.learner)
+    if trial.kind == "real" and isinstance(method, RealMethod):
+        budget = dict(trial.budget)
+        steps = budget.get("steps") or math.ceil(budget["epochs"] * sizes.train / method.batch_size)
+        configurations = len(method.lr) * len(method.momentum) * len(method.schedule)
+        work.add(("plain", learner, shape, method.batch_size), configurations * steps)
+        readouts = len(_curve_points(steps)) + steps * method.batch_size // sizes.train if method.curve else 0
+        work.add(("eval", learner, shape), configurations * (sizes.val + readouts * (sizes.val + sizes.test))
+                 + sizes.test)  # fmt: skip
+    elif trial.kind == "gtn" and isinstance(method, GTNMethod):
+        meta = _learner_key(method.learner) if method.learner else learner
+        generator, T = _generator_key(method), method.inner_steps
+        lesson_step = ("gtn-plain", generator, meta, shape)
+        evaluations = 2 * method.eval_learners + 1  # final, untrained, the curve's learner
+        if not method.checkpoint:
+            work.add(("outer", generator, meta, shape, method.meta_batch_size, method.block_size,
+                      method.step_loss_every), method.outer_iterations * T)  # fmt: skip
+            validations = (method.outer_iterations // method.validate_every + 1) * method.validation_learners
+            evaluations += validations
+        work.add(lesson_step, evaluations * T)
+        work.add(("eval", meta, shape), evaluations * (sizes.val + sizes.test)
+                 + len(_curve_points(T)) * (sizes.val + sizes.test))  # fmt: skip
+    elif trial.kind in ("nb201-train", CALIBRATE) and isinstance(method, NB201Train):
+        if _space(config) != "nb201":
+            work.unmodelled = f"search space {_space(config)}"
+            return work
+        cell = _cell_key(method, shape, method.batch_size)
+        constant = all(s == "constant" for s in method.schedule)
+        steps = max(method.steps) if constant else sum(method.steps)
+        per_cell = steps + (steps if method.teacher == "gtn" else 0)
+        readout = (method.eval_size or sizes.val) * len(method.steps)
+        cells = 1
+        if trial.kind == CALIBRATE:
+            cells = method.calibration.count * len(method.lr) * len(method.momentum) * len(method.schedule)
+        work.add(("cell", *cell), cells * per_cell)
+        work.add(("cell-eval", *cell), cells * readout)
+        if method.teacher == "set":
+            work.unmodelled = "a small-set teacher (its set's making is not modelled)"
+    elif trial.kind == "nb201-free" and isinstance(method, NB201Free):
+        if _space(config) != "nb201":
+            work.unmodelled = f"search space {_space(config)}"
+            return work
+        work.add(("free", *_cell_key(method, shape, method.batch_size)), 1)
+    elif isinstance(method, NB201Table):
+        return work
+    else:
+        work.unmodelled = f"kind {trial.kind}"
+    return work
+
+
+def _space(config: SuiteConfig) -> str:
+    nas = getattr(config, "nas", None) or getattr(config, "nb201", None)
+    return getattr(nas, "space", "nb201")
+
+
+def _curve_points(steps: int) -> tuple[int, ...]:
+    from gtnbench.train import curve_points
+
+    return curve_points(steps)
+
+
+# -- calibration -------------------------------------------------------------------------------------
+def _timed(fn: Callable[[], object], device: str) -> float:
+    fn()  # warm-up: allocator, autotuning, lazy initialisation
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def _learner_spec(key: tuple):
+    from gtnbench.models.learners import LearnerSpec
+
+    name, widths, weight_norm, randomize, arch, bn_eval = key
+    return LearnerSpec(name, tuple(widths) or None, weight_norm, randomize, arch, bn_eval)
+
+
+def measure(key: Key, device: str) -> float:
+    """Seconds per unit of `key` on `device`, measured now."""
+    from gtnbench.bench import fixed_lesson
+    from gtnbench.hotpaths import random_dataset
+    from gtnbench.meta import MetaConfig, MetaTrainer, frozen
+    from gtnbench.models.generator import GeneratorSpec
+    from gtnbench.models.learners import build_learner
+    from gtnbench.teachers.gtn import GTNSpec
+    from gtnbench.train import LearnerState, accuracy, initial_params, train
+
+    what = key[0]
+    if what in ("plain", "eval"):
+        shape, batch = tuple(key[2]), key[3] if what == "plain" else 256
+        learner = build_learner(_learner_spec(key[1]), shape, 10, 0, device)
+        data = random_dataset(shape, batch, device)
+        if what == "plain":
+            lesson = fixed_lesson(data.train.x, data.train.y, CALIBRATION_STEPS)
+            return _timed(lambda: train(learner, initial_params(learner), lesson), device) / CALIBRATION_STEPS
+        state = LearnerState(initial_params(learner))
+        return _timed(lambda: accuracy(learner, state, data.train.x, data.train.y), device) / batch
+    if what in ("gtn-plain", "outer"):
+        (batch, noise, hidden, channels, curriculum, weight_norm), learner_key, shape = key[1], key[2], tuple(key[3])
+        steps = CALIBRATION_STEPS
+        meta_batch, block, step_loss = (key[4], min(key[5], steps), min(key[6], steps)) if what == "outer" else (1, 0, 0)
+        generator = GeneratorSpec(shape, 10, noise, hidden, tuple(channels), weight_norm)
+        data = random_dataset(shape, max(meta_batch, batch), device)
+        trainer = MetaTrainer(GTNSpec(steps, batch, curriculum), generator,
+                              MetaConfig(meta_batch_size=meta_batch, block_size=block, step_loss_every=step_loss),
+                              _learner_spec(learner_key), data, 0, device)  # fmt: skip
+        if what == "outer":
+            def iteration() -> None:
+                trainer.optimizer.zero_grad(set_to_none=True)
+                trainer.meta_gradient(0)
+                trainer.optimizer.step()
+
+            return _timed(iteration, device) / steps
+        learner = build_learner(_learner_spec(learner_key), shape, 10, 0, device)
+        rng = torch.Generator(device).manual_seed(0)
+
+        def lesson_run() -> None:
+            with frozen(trainer.gtn):
+                train(learner, initial_params(learner), trainer.gtn.lesson(steps, rng))
+
+        return _timed(lesson_run, device) / steps
+    if what in ("cell", "cell-eval", "free"):
+        from gtnbench.nas.proxies import build_network
+        from gtnbench.nas.sampling import sample_architectures
+        from gtnbench.nas.spaces import SPACES
+        from gtnbench.nas.training_free import naswot_score, synflow_score
+
+        channels, cells, batch, shape, bn_eval = key[1], key[2], key[3], tuple(key[4]), key[5]
+        data = random_dataset(shape, batch, device)
+        costs = []
+        for arch in sample_architectures(CALIBRATION_CELLS, 0):
+            net = build_network(SPACES["nb201"], arch, {"channels": channels, "cells": cells}, data, 0, device, bn_eval)
+            if what == "cell":
+                lesson = fixed_lesson(data.train.x, data.train.y, CALIBRATION_STEPS)
+                costs.append(_timed(lambda: train(net, initial_params(net), lesson), device) / CALIBRATION_STEPS)
+            elif what == "cell-eval":
+                state = LearnerState(initial_params(net))
+                costs.append(_timed(lambda: accuracy(net, state, data.train.x, data.train.y), device) / batch)
+            else:
+                costs.append(_timed(lambda: (naswot_score(net, data.train.x), synflow_score(net, shape)), device))
+        return statistics.fmean(costs)
+    raise ValueError(f"unknown unit of work {what!r}")
+
+
+@dataclass
+class Costs:
+    """Measured seconds per unit, on one device."""
+
+    device: str
+    device_name: str
+    precision: dict[str, Any] | str | None
+    seconds: dict[Key, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": COSTS_FORMAT, "device": self.device, "device_name": self.device_name,
+                "precision": self.precision, "date": time.strftime("%Y-%m-%d"),
+                "costs": [{"key": _jsonable(k), "seconds_per_unit": v} for k, v in self.seconds.items()]}  # fmt: skip
+
+
+def _jsonable(value: Any) -> Any:
+    return [_jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, (tuple, list)) else value
+
+
+def save_costs(costs: Costs, path: Path) -> None:
+    from gtnbench.store import write_json_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, costs.to_json())
+
+
+def load_costs(path: Path) -> Costs:
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise GtnbenchError(f"{path}: not a readable costs file ({error})") from None
+    if not isinstance(payload, dict) or payload.get("format") != COSTS_FORMAT:
+        raise GtnbenchError(f"{path}: not a gtnbench costs file (expected format {COSTS_FORMAT}; "
+                            "write one with `gtnbench plan SUITE --save-costs FILE`)")  # fmt: skip
+    seconds = {_hashable(row["key"]): float(row["seconds_per_unit"]) for row in payload.get("costs", [])}
+    return Costs(payload.get("device", "?"), payload.get("device_name", "?"), payload.get("precision"), seconds)
+
+
+# -- the plan ----------------------------------------------------------------------------------------
+@dataclass
+class MethodPlan:
+    method: str
+    trials: int
+    seconds: float  # all its estimated trials
+    unmodelled: list[str] = field(default_factory=list)  # trials without an estimate, and why
+
+
+@dataclass
+class Plan:
+    methods: list[MethodPlan]
+    sizes_from: str
+    costs: Costs
+
+    @property
+    def seconds(self) -> float:
+        return sum(m.seconds for m in self.methods)
+
+    @property
+    def complete(self) -> bool:
+        return not any(m.unmodelled for m in self.methods)
+
+
+def works(config: SuiteConfig, trials: list[Trial], sizes: Sizes) -> dict[str, TrialWork]:
+    return {trial.id: trial_work(config, trial, sizes) for trial in trials}
+
+
+def needed_keys(all_work: dict[str, TrialWork]) -> list[Key]:
+    return list(dict.fromkeys(key for work in all_work.values() for key in work.units))
+
+
+def calibrate(keys: list[Key], device: str, known: Costs | None = None,
+              log: Callable[[str], None] = lambda message: None) -> Costs:  # fmt: skip
+    """Measure every key `known` does not hold yet (each a warm-up and a timed call)."""
+    from gtnbench.device import precision_settings
+    from gtnbench.environment import device_name
+
+    costs = known or Costs(device, device_name(device), precision_settings())
+    for key in keys:
+        if key not in costs.seconds:
+            start = time.perf_counter()
+            costs.seconds[key] = measure(key, device)
+            log(f"measured {key[0]} {_describe(key)}: {costs.seconds[key] * 1000:.3f} ms per unit "
+                f"({time.perf_counter() - start:.1f} s)")  # fmt: skip
+    return costs
+
+
+def _describe(key: Key) -> str:
+    return " ".join(str(part) for part in _jsonable(key[1:]))
+
+
+def trial_seconds(work: TrialWork, costs: Costs) -> float:
+    return sum(count * costs.seconds[key] for key, count in work.units.items())
+
+
+def make_plan(config: SuiteConfig, trials: list[Trial], sizes: Sizes, sizes_from: str, costs: Costs) -> Plan:
+    all_work = works(config, trials, sizes)
+    methods: dict[str, MethodPlan] = {}
+    for trial in trials:
+        entry = methods.setdefault(trial.method, MethodPlan(trial.method, 0, 0.0))
+        entry.trials += 1
+        work = all_work[trial.id]
+        if work.unmodelled:
+            entry.unmodelled.append(f"{trial.id}: {work.unmodelled}")
+        else:
+            entry.seconds += trial_seconds(work, costs)
+    return Plan(list(methods.values()), sizes_from, costs)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of '90', '90s', '10m', '1.5h', '1h30m'."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    total, number = 0.0, ""
+    try:
+        for char in text.strip().lower():
+            if char.isdigit() or char == ".":
+                number += char
+            elif char in units and number:
+                total, number = total + float(number) * units[char], ""
+            else:
+                raise ValueError(char)
+        total += float(number) if number else 0.0
+    except ValueError:
+        raise GtnbenchError(f"--budget {text!r}: expected a duration such as 600, 90s, 10m, 1.5h or 1h30m") from None
+    if total <= 0:
+        raise GtnbenchError(f"--budget {text!r}: must be more than 0")
+    return total
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class Budget:
+    """Admits a run's next batch of trials only while it fits: the time left must cover the batch's
+    expected time (the mean of what such trials took in this run so far, else the plan's estimate,
+    else nothing). Once a batch is refused, nothing more is admitted, and `stopped` says why."""
+
+    def __init__(self, seconds: float, estimate: Callable[[list[Trial]], float] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.seconds, self.estimate, self.clock = seconds, estimate, clock
+        self.started = clock()
+        self.stopped: str | None = None
+        self._taken: dict[tuple, list[float]] = {}
+
+    @staticmethod
+    def _kind(trial: Trial) -> tuple:
+        return trial.method, trial.kind, trial.budget
+
+    def expected(self, batch: list[Trial]) -> float:
+        total = 0.0
+        for trial in batch:
+            taken = self._taken.get(self._kind(trial))
+            if taken:
+                total += statistics.fmean(taken)
+            elif self.estimate is not None:
+                total += self.estimate([trial])
+        return total
+
+    def left(self) -> float:
+        return self.seconds - (self.clock() - self.started)
+
+    def admit(self, batch: list[Trial]) -> bool:
+        if self.stopped is not None:
+            return False
+        left, need = self.left(), self.expected(batch)
+        if left <= 0:
+            self.stopped = f"the budget of {format_seconds(self.seconds)} is spent"
+        elif need > left:
+            self.stopped = (f"the next trial, {batch[0].id}, would need about {format_seconds(need)} and "
+                            f"{format_seconds(left)} are left")  # fmt: skip
+        return self.stopped is None
+
+    def took(self, records: list[dict[str, Any]]) -> None:
+        """Learn from finished records (their `seconds` is the time per trial of their batch)."""
+        for record in records:
+            kind = (record["method"], record["kind"], tuple(tuple(p) for p in sorted(record["budget"].items())))
+            self._taken.setdefault(kind, []).append(float(record.get("seconds") or 0.0))
+
+
+def budget_estimator(config: SuiteConfig, costs: Costs, sizes: Sizes) -> Callable[[list[Trial]], float]:
+    """Estimated seconds of a batch from measured costs (0 for what the model does not know)."""
+
+    def estimate(batch: list[Trial]) -> float:
+        return sum(0.0 if work.unmodelled else trial_seconds(work, costs)
+                   for work in (trial_work(config, trial, sizes) for trial in batch))  # fmt: skip
+
+    return estimate
+
+
+def rows(plan: Plan) -> Iterator[tuple[str, int, str, str, str]]:
+    """Table rows: method, trials, estimate per trial, estimate in all, what is not estimated."""
+    for entry in plan.methods:
+        modelled = entry.trials - len(entry.unmodelled)
+        per_trial = format_seconds(entry.seconds / modelled) if modelled else "–"
+        note = f"{len(entry.unmodelled)} not estimated ({entry.unmodelled[0].split(': ', 1)[1]})" if entry.unmodelled else ""
+        yield entry.method, entry.trials, per_trial, format_seconds(entry.seconds), note

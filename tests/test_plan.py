@@ -1,0 +1,136 @@
+"""`gtnbench plan` estimates a suite from measured costs; `--budget` stops a run cleanly between trials."""
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from gtnbench import plan, runner
+from gtnbench.cli import main
+from gtnbench.errors import GtnbenchError
+from gtnbench.store import read_run
+from gtnbench.suite import expand, load_suite, parse_suite
+from tests.conftest import TINY_SUITE
+from tests.test_nb201_suite import SUITE as NAS_SUITE
+
+QUIET = Console(quiet=True)
+GTN_SUITE = TINY_SUITE.replace("[scales.smoke]", """[methods.gtn]
+kind = "gtn"
+inner_steps = 2
+batch_size = 8
+outer_iterations = 3
+meta_batch_size = 8
+validate_every = 2
+eval_learners = 1
+generator = { noise_dim = 4, hidden = 8, channels = [4, 2] }
+
+[scales.smoke]""")
+
+
+def test_every_trial_of_the_bundled_kinds_is_counted_in_units(tmp_path):
+    config = parse_suite(tmp_path / "s.toml", GTN_SUITE).at("smoke")
+    sizes = plan.Sizes(100, 20, 40, (1, 28, 28))
+    work = {t.id: plan.trial_work(config, t, sizes) for t in expand(config)}
+    real = work["real-fewstep/steps=4/seed=0"].units
+    assert real[next(k for k in real if k[0] == "plain")] == 2 * 4  # two lrs x 4 steps
+    epochs = work["real-epochs/epochs=1/seed=0"].units
+    assert epochs[next(k for k in epochs if k[0] == "plain")] == 4  # ceil(100 / 32)
+    gtn = work["gtn/steps=2/seed=0"].units
+    assert gtn[next(k for k in gtn if k[0] == "outer")] == 3 * 2  # outer iterations x T
+    nas = parse_suite(tmp_path / "n.toml", NAS_SUITE).at("smoke")
+    kinds = {t.kind: plan.trial_work(nas, t, sizes) for t in expand(nas)}
+    assert all(not w.unmodelled for w in kinds.values()) and kinds["nb201-table"].units == {}
+    assert {k[0] for k in kinds["nb201-train"].units} == {"cell", "cell-eval"}
+
+
+def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tmp_path, capsys):
+    suite = tmp_path / "g.toml"
+    suite.write_text(GTN_SUITE)
+    costs = tmp_path / "costs.json"
+    assert main(["plan", str(suite), "--scale", "smoke", "--device", "cpu", "--save-costs", str(costs)]) == 0
+    out = capsys.readouterr().out
+    assert "real-fewstep" in out and "gtn" in out and "all" in out
+    saved = plan.load_costs(costs)
+    assert saved.device == "cpu" and len(saved.seconds) >= 4 and all(v > 0 for v in saved.seconds.values())
+    assert json.loads(costs.read_text())["precision"]["policy"] == "ieee"
+    config = load_suite(suite).at("smoke")
+    sizes = plan.Sizes(50_000, 10_000, 10_000, (1, 28, 28))
+    estimate = plan.make_plan(config, expand(config), sizes, "standard", saved)
+    assert estimate.complete and estimate.seconds > 0
+    assert main(["plan", str(suite), "--device", "cpu", "--costs", str(costs)]) == 0  # nothing left to measure
+    assert "measured" not in capsys.readouterr().err
+
+
+def test_a_bad_costs_file_or_duration_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bench.json"
+    bad.write_text('{"results": []}')
+    with pytest.raises(GtnbenchError, match="not a gtnbench costs file"):
+        plan.load_costs(bad)
+    assert plan.parse_duration("10m") == 600 and plan.parse_duration("1h30m") == 5400 and plan.parse_duration("90") == 90
+    for text in ("ten minutes", "0", "5x"):
+        with pytest.raises(GtnbenchError, match="--budget"):
+            plan.parse_duration(text)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_budget_admits_what_fits_and_learns_from_what_finished():
+    trial = expand(parse_suite(Path("t.toml"), TINY_SUITE).at("smoke"))[0]
+    clock = Clock()
+    budget = plan.Budget(100, estimate=lambda batch: 30.0, clock=clock)
+    assert budget.admit([trial])
+    budget.took([{"method": trial.method, "kind": trial.kind, "budget": dict(trial.budget), "seconds": 60.0}])
+    clock.now = 50
+    assert budget.expected([trial]) == 60.0 and not budget.admit([trial])  # 60 s needed, 50 left
+    assert "would need about 60.0 s" in budget.stopped and not budget.admit([trial])
+    spent = plan.Budget(10, clock=clock)
+    clock.now += 10
+    assert not spent.admit([trial]) and "is spent" in spent.stopped
+
+
+def test_a_run_stopped_by_its_budget_is_interrupted_and_resumes_to_the_same_records(tiny_suite, tiny_mnist, tmp_path):
+    suite = load_suite(tiny_suite)
+    clock = Clock()
+    budget = plan.Budget(10, estimate=lambda batch: 4.0, clock=clock)
+    admitted = []
+
+    def admit(batch):  # every admitted trial takes the estimated 4 s of the fake clock
+        ok = plan.Budget.admit(budget, batch)
+        if ok:
+            admitted.append(batch[0].id)
+            clock.now += 4
+        return ok
+
+    budget.admit = admit
+    first = runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "run", console=QUIET, budget=budget)
+    contents = read_run(first.path)
+    assert first.stopped and len(admitted) == 2 and len(contents.records) == 2
+    assert contents.manifest["status"] == "interrupted" and "--budget" in contents.manifest["stopped"]
+    resumed = runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "run", resume=True, console=QUIET)
+    assert resumed.done_before == 2 and resumed.stopped is None
+    records = read_run(tmp_path / "run").records
+    whole = read_run(runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "whole", console=QUIET).path)
+    assert [r["trial"] for r in records] == [r["trial"] for r in whole.records]
+    accuracies = [{k: v for k, v in r["metrics"].items() if k != "train_seconds"} for r in records]
+    assert accuracies == [{k: v for k, v in r["metrics"].items() if k != "train_seconds"} for r in whole.records]
+    assert "stopped" not in read_run(tmp_path / "run").manifest
+
+
+def test_run_with_a_budget_from_the_command_line(tiny_suite, tiny_mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
+                 "--out", str(out), "--budget", "0.001s"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0 and "stopped at the budget" in err
+    manifest = read_run(out).manifest
+    assert manifest["status"] == "interrupted" and read_run(out).records == []
+    assert main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
+                 "--out", str(out), "--resume", "--budget", "1h"]) == 0  # fmt: skip
+    assert read_run(out).manifest["status"] == "completed" and len(read_run(out).records) == 3
