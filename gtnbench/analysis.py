@@ -100,6 +100,12 @@ def cells(records: Iterable[Record]) -> list[Cell]:
     return sorted(table, key=lambda c: (order[(c.suite, c.scale, c.method)], c.steps))
 
 
+def scored_text(manifest: dict) -> str:
+    """Which validation and test images a run scored: the whole splits, or the first N of each."""
+    images = manifest.get("scored_images")
+    return f"first {images:,} validation and {images:,} test images" if images else "whole validation and test splits"
+
+
 def bn_text(manifest: dict) -> str:
     """The batch-norm evaluation protocols of a run's methods, e.g. "last-batch (gtn, real-fewstep)"."""
     by: dict[str, list[str]] = {}

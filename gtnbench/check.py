@@ -69,8 +69,8 @@ def compare(run: list[RunContents], reference: list[RunContents], tolerances: Ca
 def _compare_proxies(ours: list[dict[str, Any]], theirs: list[dict[str, Any]],
                      tolerances: Callable[[str], dict[str, float]]) -> tuple[int, list[Deviation]]:  # fmt: skip
     """Every NAS proxy of the reference: its Spearman with the ground truth, within the `spearman` tolerance."""
-    from gtnbench.rankcorr import collect, ground_truth_of, mean_scores
     from gtnbench.metrics import spearman
+    from gtnbench.rankcorr import collect, ground_truth_of, mean_scores
 
     expected = collect(r for r in theirs if r["kind"].startswith("nb201"))
     if not expected:

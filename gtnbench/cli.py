@@ -573,8 +573,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gtnbench.data.paths import resolve_data_root
     from gtnbench.device import check_device, set_precision
     from gtnbench.environment import default_device
-    from gtnbench.plan import calibrate, format_seconds, load_costs, make_plan, needed_keys, rows, save_costs
-    from gtnbench.plan import split_sizes, works
+    from gtnbench.plan import (
+        calibrate,
+        format_seconds,
+        load_costs,
+        make_plan,
+        needed_keys,
+        rows,
+        save_costs,
+        split_sizes,
+        works,
+    )
     from gtnbench.suite import expand, find_suite
 
     config = find_suite(args.suite).at(args.scale)

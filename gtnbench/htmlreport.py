@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gtnbench import __version__
-from gtnbench.analysis import bn_text
+from gtnbench.analysis import bn_text, scored_text
 from gtnbench.claims import LEGEND
 from gtnbench.data.names import dataset_label
 from gtnbench.store import RECORDS, RunContents
@@ -144,8 +145,20 @@ def markdown_to_html(text: str) -> str:
     return "\n".join(out)
 
 
+EMBED_AS_PNG = 150_000  # bytes; a larger picture (a grid of noisy images) is embedded as a JPEG
+
+
 def data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+    """The picture as a data URI: PNG as it is, or, above EMBED_AS_PNG bytes, re-encoded as a JPEG
+    (the page stays a few MB; the PNG beside the records keeps every pixel)."""
+    data = Path(path).read_bytes()
+    if len(data) <= EMBED_AS_PNG:
+        return "data:image/png;base64," + base64.b64encode(data).decode()
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(out, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def _versions(versions: dict[str, str] | None) -> str:
@@ -170,6 +183,7 @@ PROVENANCE = (
     ("libraries", lambda m: _versions(m.get("versions"))),
     ("precision", lambda m: _precision(m.get("precision"))),
     ("batch-norm evaluation", bn_text),
+    ("scored on", scored_text),
     ("code version", lambda m: m.get("code_version")),
     ("config hash", lambda m: m.get("config_hash")),
     ("data verified", lambda m: {True: "yes", False: "no (GTNBENCH_VERIFY=0)"}.get(m.get("data_verified"), "–")),

@@ -66,7 +66,7 @@ def split_sizes(config: SuiteConfig, data_root: Path | None = None, device: str 
         from gtnbench.errors import DataError
 
         try:
-            data = load_dataset(config.dataset, data_root, device, config.split_seed)
+            data = load_dataset(config.dataset, data_root, device, config.split_seed).scored_on(config.scored_images)
             return Sizes(len(data.train), len(data.val), len(data.test), data.image_shape), f"{data.label} at {data_root}"
         except DataError:
             pass

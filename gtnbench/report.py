@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from gtnbench.analysis import Cell, bn_text, cells, latest_records
+from gtnbench.analysis import Cell, bn_text, cells, latest_records, scored_text
 from gtnbench.claims import judge_all, settings_of
 from gtnbench.claims.render import verdict_markdown
 from gtnbench.data.names import dataset_label
@@ -181,12 +181,12 @@ def samples_markdown(runs: list[RunContents], out: Path) -> str:
 
 
 def runs_header(runs: list[RunContents]) -> str:
-    lines = ["# gtnbench report\n", "| run | suite | scale | data | device | code | torch | batch-norm evaluation | status |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["# gtnbench report\n", "| run | suite | scale | data | scored on | device | code | torch | batch-norm "
+             "evaluation | status |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in runs:
         m = run.manifest
         lines.append(f"| {run.path.name} | {m['suite']} | {m['scale']} | {dataset_label(m['dataset'])} | "
-                     f"{m['device_name']} | {m['code_version']} | {m['versions']['torch']} | {bn_text(m)} | "
+                     f"{scored_text(m)} | {m['device_name']} | {m['code_version']} | {m['versions']['torch']} | {bn_text(m)} | "
                      f"{m['status']} |")  # fmt: skip
     return "\n".join(lines) + "\n\n"
 

@@ -85,6 +85,7 @@ def _manifest(suite: Suite, config: SuiteConfig, device: str, dataset_name: str,
         "dataset_label": LABELS[dataset_name],
         "data_root": str(data_root),
         "data_verified": verification_enabled(),
+        "scored_images": config.scored_images,
         "device": device,
         "device_name": device_name(device),
         "precision": precision,  # read back from torch in the driver (each record: its worker's)
@@ -129,7 +130,7 @@ def run_batch(job: Job, batch: list[Trial]) -> list[Record]:
 
     config = job.config
     precision = precision_summary(job.options.apply())  # this process's read-back, in every record
-    dataset = load_dataset(config.dataset, job.data_root, job.device, config.split_seed)
+    dataset = load_dataset(config.dataset, job.data_root, job.device, config.split_seed).scored_on(config.scored_images)
     records, start, stamp = [base_record(t, job.manifest) for t in batch], time.perf_counter(), now()
     for record in records:
         record["precision"] = precision

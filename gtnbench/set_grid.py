@@ -10,7 +10,7 @@ from gtnbench.data.image_set import ImageSet
 from gtnbench.plotting import pyplot, save
 from gtnbench.visual import to_pixels
 
-MAX_PER_CLASS = 20
+MAX_PER_CLASS = 10  # a row of ten shows a class; more makes report pages of megabytes
 
 
 def save_set_grid(image_set: ImageSet, path: Path, title: str, max_per_class: int = MAX_PER_CLASS) -> Path:
@@ -29,7 +29,7 @@ def save_set_grid(image_set: ImageSet, path: Path, title: str, max_per_class: in
         tiles += [pixels[i] for i in members] + [blank] * (columns - len(members))
     grid = make_grid(torch.stack(tiles), nrow=columns, padding=2, pad_value=1.0)
     height, width = grid.shape[1:]
-    fig, axis = plt.subplots(figsize=(max(3.0, width / 40 + 1.2), height / 40 + 0.8), dpi=100)
+    fig, axis = plt.subplots(figsize=(max(3.0, width / 100 + 1.2), height / 100 + 0.8), dpi=100)  # 1 px per pixel
     axis.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     axis.set_yticks([height / classes * (c + 0.5) for c in range(classes)], [str(c) for c in range(classes)])
     axis.set_ylabel("label")

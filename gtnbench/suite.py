@@ -565,6 +565,9 @@ class SuiteConfig(Strict):
     learner: LearnerConfig
     seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
     split_seed: Annotated[int, Field(ge=0)] = 0
+    # Score on the first N validation and N test images only (smoke scales: a regression check needs
+    # no 10,000-image test split); recorded in the manifest and shown in every report header.
+    scored_images: PositiveInt | None = None
     claims: list[Literal[CLAIM_IDS + ANCHOR_IDS]] = []
     methods: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Method], Field(min_length=1)]
     nas: NASConfig | None = Field(None, validation_alias=AliasChoices("nas", "nb201"))

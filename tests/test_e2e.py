@@ -1,8 +1,9 @@
 """End to end on the real data, as a new user runs it: the smoke scales of the bundled suites.
 
 These run in CI (GTNBENCH_DATA=../shared/data) and skip without the data. Each suite runs once
-(a module fixture) and every test below reads that one run; the tests of one suite share an
-xdist group, so under `pytest -n 2` a suite runs on one worker while another suite runs on the other.
+(a session fixture) and every test below reads that one run; the tests of one suite form a class,
+and `pytest -n 2 --dist loadscope` (tox) sends a class to one worker, so a suite runs once, on one
+worker, while another suite runs on the other.
 """
 
 import csv
@@ -19,7 +20,7 @@ from tests.conftest import REPO, real_data_root
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def data_root():
     root = real_data_root()
     if root is None:
@@ -52,12 +53,13 @@ class SmokeRun:
     def records(self) -> list[dict]:
         return [json.loads(line) for line in (self.path / "records.jsonl").read_text().splitlines()]
 
-    def proxies(self) -> dict[str, dict]:
-        return {row["proxy"]: row for row in csv.DictReader(open(self.path / "report" / "nb201_proxies.csv"))}
+    def proxies(self, table: str = "nb201_proxies.csv") -> dict[str, dict]:
+        with open(self.path / "report" / table) as rows:
+            return {row["proxy"]: row for row in csv.DictReader(rows)}
 
 
 def smoke_run(suite: str):
-    @pytest.fixture(scope="module")
+    @pytest.fixture(scope="session")
     def fixture(tmp_path_factory, data_root) -> SmokeRun:
         return SmokeRun(suite, tmp_path_factory.mktemp(suite), data_root)
 
@@ -66,91 +68,131 @@ def smoke_run(suite: str):
 
 # -- smoke: the CI regression check ---------------------------------------------------------------
 smoke = smoke_run("smoke")
-SMOKE = pytest.mark.xdist_group("smoke")
 
 
-@SMOKE
-def test_smoke_matches_the_committed_reference(smoke):
-    check = gtnbench("check", str(smoke.path), "--against", "results/reference/smoke", root=smoke.root)
-    assert check.returncode == 0, check.stdout[-3000:]
-    assert "regression check passed" in check.stdout
+class TestSmoke:
+    def test_smoke_matches_the_committed_reference(self, smoke):
+        check = gtnbench("check", str(smoke.path), "--against", "results/reference/smoke", root=smoke.root)
+        assert check.returncode == 0, check.stdout[-3000:]
+        assert "regression check passed" in check.stdout
 
+    def test_smoke_report_is_a_page_that_validates_and_exports(self, smoke, tmp_path):
+        assert (smoke.path / "report" / "accuracy_vs_steps.png").is_file()
+        assert "<!DOCTYPE html>" in (smoke.path / "report" / "index.html").read_text()[:200]
+        assert gtnbench("validate", str(smoke.path), root=smoke.root).returncode == 0
+        table = tmp_path / "t.csv"
+        export = gtnbench("export", str(smoke.path), "--format", "csv", "--out", str(table), root=smoke.root)
+        assert export.returncode == 0 and "test_acc" in table.read_text()
+        compare = gtnbench("compare", str(smoke.path), "results/reference/smoke", root=smoke.root)
+        assert compare.returncode in (0, 1) and "real-fewstep" in compare.stdout
 
-@SMOKE
-def test_smoke_report_is_a_page_that_validates_and_exports(smoke, tmp_path):
-    assert (smoke.path / "report" / "accuracy_vs_steps.png").is_file()
-    assert "<!DOCTYPE html>" in (smoke.path / "report" / "index.html").read_text()[:200]
-    assert gtnbench("validate", str(smoke.path), root=smoke.root).returncode == 0
-    export = gtnbench("export", str(smoke.path), "--format", "csv", "--out", str(tmp_path / "t.csv"), root=smoke.root)
-    assert export.returncode == 0 and "test_acc" in (tmp_path / "t.csv").read_text()
-    compare = gtnbench("compare", str(smoke.path), "results/reference/smoke", root=smoke.root)
-    assert compare.returncode in (0, 1) and "real-fewstep" in compare.stdout
-
-
-@SMOKE
-def test_smoke_records_the_official_batch_norm_protocol(smoke):
-    assert set(smoke.manifest["bn_eval"].values()) == {"last-batch"}
-    assert all(r["details"]["bn_eval"] == "last-batch" for r in smoke.records if r["status"] == "ok")
+    def test_smoke_records_the_official_batch_norm_protocol(self, smoke):
+        assert set(smoke.manifest["bn_eval"].values()) == {"last-batch"}
+        assert all(r["details"]["bn_eval"] == "last-batch" for r in smoke.records if r["status"] == "ok")
 
 
 # -- mnist-fewstep: C1, C1b, C2 ------------------------------------------------------------------
 fewstep = smoke_run("mnist-fewstep")
-FEWSTEP = pytest.mark.xdist_group("mnist-fewstep")
 
 
-@FEWSTEP
-def test_mnist_fewstep_names_the_judged_gtn_and_its_baselines(fewstep):
-    out = fewstep.check.stdout
-    assert fewstep.check.returncode == 0, out[-3000:]
-    for text in ("C1", "C1b", "C2", "not judged at this scale", "gtn (T=", "beside:", "gtn-steploss", "real-fewstep",
-                 "untrained generator"):  # fmt: skip
-        assert text in out, text
-    assert "GTN meta-training" in fewstep.report.stdout
+class TestFewstep:
+    def test_mnist_fewstep_names_the_judged_gtn_and_its_baselines(self, fewstep):
+        out = fewstep.check.stdout
+        assert fewstep.check.returncode == 0, out[-3000:]
+        for text in ("C1", "C1b", "C2", "not judged at this scale", "gtn (T=", "beside:", "gtn-steploss",
+                     "real-fewstep", "untrained generator"):  # fmt: skip
+            assert text in out, text
+        assert "GTN meta-training" in fewstep.report.stdout
 
 
 # -- nb201-rankcorr: the proxies and the tuned real-data yardstick ---------------------------------
 rankcorr = smoke_run("nb201-rankcorr")
-RANKCORR = pytest.mark.xdist_group("nb201-rankcorr")
 
 
-@RANKCORR
-def test_nb201_rankcorr_gives_the_correlation_table_and_plots(rankcorr):
-    for name in ("nb201_proxies.csv", "nb201_scatter.png", "nb201_frontier.png", "nb201_search.png"):
-        assert (rankcorr.path / "report" / name).is_file()
-    rows = rankcorr.proxies()
-    assert {"real@8", "real@32", "hp12", "free:params", "free:naswot", "free:synflow"} <= set(rows)
-    # the 12-epoch column agrees with the 200-epoch ground truth (0.87 over all cells): alignment check
-    assert float(rows["hp12"]["spearman"]) > 0.6
-    manifest = rankcorr.manifest
-    assert manifest["dataset"] == "cifar10-jpeg" and manifest["ground_truth"]["column"] == "cifar10_test_acc_hp200_mean"
+class TestRankcorr:
+    def test_nb201_rankcorr_gives_the_correlation_table_and_plots(self, rankcorr):
+        for name in ("nb201_proxies.csv", "nb201_scatter.png", "nb201_frontier.png", "nb201_search.png"):
+            assert (rankcorr.path / "report" / name).is_file()
+        rows = rankcorr.proxies()
+        assert {"real@8", "real@32", "hp12", "free:params", "free:naswot", "free:synflow"} <= set(rows)
+        # the 12-epoch column agrees with the 200-epoch ground truth (0.87 over all cells): alignment check
+        assert float(rows["hp12"]["spearman"]) > 0.6
+        manifest = rankcorr.manifest
+        assert manifest["dataset"] == "cifar10-jpeg"
+        assert manifest["ground_truth"]["column"] == "cifar10_test_acc_hp200_mean"
 
-
-@RANKCORR
-def test_nb201_real_proxy_is_tuned_on_calibration_cells(rankcorr):
-    [calibration] = [r for r in rankcorr.records if r["kind"] == "nb201-calibrate"]
-    judged = {r["arch"] for r in rankcorr.records if r["method"] == "real" and r["kind"] == "nb201-train"}
-    assert calibration["status"] == "ok" and not set(calibration["details"]["calibration_archs"]) & judged
-    assert all(r["details"]["tuned"] for r in rankcorr.records if r["method"] == "real" and r["kind"] == "nb201-train")
+    def test_nb201_real_proxy_is_tuned_on_calibration_cells(self, rankcorr):
+        [calibration] = [r for r in rankcorr.records if r["kind"] == "nb201-calibrate"]
+        judged = {r["arch"] for r in rankcorr.records if r["method"] == "real" and r["kind"] == "nb201-train"}
+        assert calibration["status"] == "ok" and not set(calibration["details"]["calibration_archs"]) & judged
+        trained = [r for r in rankcorr.records if r["method"] == "real" and r["kind"] == "nb201-train"]
+        assert trained and all(r["details"]["tuned"] for r in trained)
 
 
 # -- cifar10-fewstep: C5 on the JPEG copy ---------------------------------------------------------
 cifar = smoke_run("cifar10-fewstep")
 
 
-@pytest.mark.xdist_group("cifar10-fewstep")
-def test_cifar10_fewstep_labels_the_jpeg_copy_and_judges_nothing(cifar):
-    assert "C5" in cifar.check.stdout and "CIFAR-10 (JPEG copy)" in cifar.check.stdout
-    assert "not judged at this scale" in cifar.check.stdout
-    assert "CIFAR-10 (JPEG copy)" in (cifar.path / "report" / "summary.md").read_text()
+class TestCifar:
+    def test_cifar10_fewstep_labels_the_jpeg_copy_and_judges_nothing(self, cifar):
+        assert "C5" in cifar.check.stdout and "CIFAR-10 (JPEG copy)" in cifar.check.stdout
+        assert "not judged at this scale" in cifar.check.stdout
+        assert "CIFAR-10 (JPEG copy)" in (cifar.path / "report" / "summary.md").read_text()
 
 
 # -- nb201-gtn: C6, C7, C8 ------------------------------------------------------------------------
 nb201_gtn = smoke_run("nb201-gtn")
 
 
-@pytest.mark.xdist_group("nb201-gtn")
-def test_nb201_gtn_judges_the_named_proxy_beside_the_trivial_baselines(nb201_gtn):
-    out = nb201_gtn.check.stdout
-    for text in ("C6", "C7", "C8", "gtn@16", "free:flops", "hp12", "tuned real data, about the same cost"):
-        assert text in out, text
-    assert "gtn@8" in (nb201_gtn.path / "report" / "nb201_proxies.csv").read_text()
+class TestNb201Gtn:
+    def test_nb201_gtn_judges_the_named_proxy_beside_the_trivial_baselines(self, nb201_gtn):
+        out = nb201_gtn.check.stdout
+        for text in ("C6", "C7", "C8", "gtn@16", "free:flops", "hp12", "beside: real@"):
+            assert text in out, text
+        assert "gtn@8" in (nb201_gtn.path / "report" / "nb201_proxies.csv").read_text()
+
+
+# -- macro-rankcorr: the proxies on NAS-Bench-Macro ---------------------------------------------------
+macro = smoke_run("macro-rankcorr")
+
+
+class TestMacro:
+    def test_macro_rankcorr_ranks_networks_by_every_proxy(self, macro):
+        assert macro.check.returncode == 0, macro.check.stdout[-3000:]
+        for name in ("macro_proxies.csv", "macro_scatter.png", "macro_search.png"):
+            assert (macro.path / "report" / name).is_file()
+        assert {"gtn-proxy@16", "real@16", "free:flops", "free:naswot"} <= set(macro.proxies("macro_proxies.csv"))
+        assert "CIFAR-10 (JPEG copy)" in (macro.path / "report" / "summary.md").read_text()
+
+
+# -- the small-set teachers: GTN among subsets, coresets, DM and DC -------------------------------------
+mnist_teachers = smoke_run("mnist-teachers")
+cifar_teachers = smoke_run("cifar10-teachers")
+nb201_teachers = smoke_run("nb201-teachers")
+
+
+class TestMnistTeachers:
+    def test_mnist_teachers_report_the_sets_side_by_side_with_their_anchors(self, mnist_teachers):
+        check = mnist_teachers.check
+        assert check.returncode == 0, check.stdout[-3000:]
+        for claim in ("DC-MNIST-1", "DC-MNIST-10", "DC-MNIST-50", "not judged at this scale"):
+            assert claim in check.stdout, claim
+        summary = (mnist_teachers.path / "report" / "summary.md").read_text()
+        assert "## Small-set teachers: mnist-teachers (smoke) on MNIST" in summary
+        for method in ("subset-10", "herding-t", "kmeans-50", "dm-10", "dc-1", "gtn-set"):
+            assert f"| {method} |" in summary and f"{method}__steps=16__seed=0/set.png" in summary
+        assert "| real-fewstep | real | real data, tuned |" in summary
+
+
+class TestCifarTeachers:
+    def test_cifar10_teachers_label_the_jpeg_copy(self, cifar_teachers):
+        assert "DM-CIFAR10-10" in cifar_teachers.check.stdout and "CIFAR-10 (JPEG copy)" in cifar_teachers.check.stdout
+        assert "CIFAR-10 (JPEG copy)" in (cifar_teachers.path / "report" / "summary.md").read_text()
+
+
+class TestNb201Teachers:
+    def test_nb201_teachers_rank_cells_by_each_set(self, nb201_teachers):
+        for claim in ("DCB-NAS-DC", "DCB-NAS-DSA", "DCB-NAS-DM", "DCB-NAS-RANDOM", "DCB-NAS-KMEANS"):
+            assert claim in nb201_teachers.check.stdout, claim
+        assert {"subset-proxy@16", "kmeans-proxy@16", "dc-proxy@16", "dsa-proxy@16", "dm-proxy@16", "gtn@8", "real@16",
+                "hp12", "free:naswot"} <= set(nb201_teachers.proxies())  # fmt: skip

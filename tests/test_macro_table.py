@@ -8,8 +8,15 @@ import pytest
 
 from gtnbench.errors import DataError, GtnbenchError
 from gtnbench.nas import macro_table as mt
-from gtnbench.nas.macro_table import (COLUMNS, build_table, code_of, describe_column, index_of_code, load_table,
-                                      read_table)
+from gtnbench.nas.macro_table import (
+    COLUMNS,
+    build_table,
+    code_of,
+    describe_column,
+    index_of_code,
+    load_table,
+    read_table,
+)
 
 DATA = Path(mt.__file__).parent / "data"
 SOURCE_SHA256 = "686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297"

@@ -4,7 +4,16 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from gtnbench.models.nb201 import OPS, Cell, CellNetwork, active_edges, arch_str, computed_edges, parse_arch
+from gtnbench.models.nb201 import (
+    OPS,
+    AveragePool3x3,
+    Cell,
+    CellNetwork,
+    active_edges,
+    arch_str,
+    computed_edges,
+    parse_arch,
+)
 from gtnbench.nas.table import load_table
 from gtnbench.teachers.base import Lesson
 from gtnbench.train import initial_params, train
@@ -157,3 +166,9 @@ def test_the_inner_loop_trains_every_kind_of_cell(arch, idle_edges):
         assert "stem.0.weight" in moved
     assert "classifier.bias" in moved
     assert not moved & idle
+
+
+def test_the_average_pool_is_the_benchmarks_avgpool2d_without_padding_counted():
+    x = torch.randn(2, 3, 7, 5, generator=torch.Generator().manual_seed(0))
+    expected = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)(x)
+    torch.testing.assert_close(AveragePool3x3()(x), expected, rtol=0, atol=1e-6)

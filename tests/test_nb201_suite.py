@@ -8,6 +8,7 @@ from rich.console import Console
 
 from gtnbench import runner
 from gtnbench.errors import GtnbenchError, SuiteError, TrialFailed
+from gtnbench.methods.nb201 import check_pairing
 from gtnbench.nas import proxies
 from gtnbench.nas.sampling import disconnected, sample_architectures
 from gtnbench.nas.spaces import SPACES
@@ -15,7 +16,6 @@ from gtnbench.nas.table import load_table
 from gtnbench.rankcorr import collect, rank_rows, speedups
 from gtnbench.report import write_report
 from gtnbench.store import read_run
-from gtnbench.methods.nb201 import check_pairing
 from gtnbench.suite import Trial, expand, load_suite, parse_suite
 from tests.conftest import make_cifar10_jpeg
 

@@ -3,10 +3,10 @@ import torch
 from torch import nn
 
 from gtnbench.data.datasets import Split
+from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.teachers.base import Lesson
 from gtnbench.teachers.real import RealDataTeacher, epoch_batches
 from gtnbench.teachers.schedules import learning_rates
-from gtnbench.models.learners import LearnerSpec, build_learner
 from gtnbench.train import LearnerState, accuracy, backpropagate_through_training, initial_params, loss_on, train
 
 

@@ -19,7 +19,14 @@ import numpy as np
 
 from gtnbench.claims.common import comparison, interval_text, scale_of
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
-from gtnbench.metrics import interval_of, resampled_indices, spearman, spearman_rows, spearman_top_k_rows, steps_to_reach
+from gtnbench.metrics import (
+    interval_of,
+    resampled_indices,
+    spearman,
+    spearman_rows,
+    spearman_top_k_rows,
+    steps_to_reach,
+)
 from gtnbench.nas.search import cells_to_reach, mean_pick_curve, search_orders
 from gtnbench.rankcorr import Proxy, collect, ground_truth_of, mean_scores, seconds_per_arch, space_of
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,6 +55,13 @@ class ImageDataset:
     @property
     def device(self) -> torch.device:
         return self.train.x.device
+
+    def scored_on(self, images: int | None) -> ImageDataset:
+        """The data set with its validation and test splits cut to their first `images` (None: whole)."""
+        if images is None:
+            return self
+        return replace(self, val=Split(self.val.x[:images], self.val.y[:images]),
+                       test=Split(self.test.x[:images], self.test.y[:images]))  # fmt: skip
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

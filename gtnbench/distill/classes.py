@@ -4,11 +4,13 @@ seeded draws of real images of one class, the starting images of a learned set."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from gtnbench.data.datasets import ImageDataset, Split
 from gtnbench.errors import GtnbenchError
+from gtnbench.models.learners import LearnerSpec
 
 INITS = ("real", "noise")  # how learned sets start: random real images of the class, or N(0, 1) pixels
 
@@ -63,3 +65,19 @@ def initial_images(dataset: ImageDataset, per_class: int, init: str,
     check_counts(by_class, counts, "initialisation from real images")
     chosen = torch.cat([draw_from_class(members, per_class, generator) for members in by_class])
     return dataset.train.x[chosen.to(dataset.device)].clone(), chosen
+
+
+class LearnedSet:
+    """What DM and DC share: N learned images per class (initialised from `config.init`), their
+    labels, and an SGD optimiser on the pixels, all seeded by `seed`. `config` has the fields
+    images_per_class, init, lr_images and momentum."""
+
+    def __init__(self, dataset: ImageDataset, learner: LearnerSpec, config: Any, seed: int) -> None:
+        self.dataset, self.learner, self.config, self.seed = dataset, learner, config, seed
+        self.rng = torch.Generator().manual_seed(seed)
+        self.by_class = indices_by_class(dataset.train, dataset.num_classes)
+        images, self.init_indices = initial_images(dataset, config.images_per_class, config.init, self.rng)
+        self.images = images.requires_grad_()
+        self.labels = class_labels([config.images_per_class] * dataset.num_classes, dataset.device)
+        self.optimizer = torch.optim.SGD([self.images], lr=config.lr_images, momentum=config.momentum)
+        self.iteration, self.losses = 0, []

@@ -42,7 +42,7 @@ from torch.func import functional_call
 
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.data.image_set import ImageSet, plain
-from gtnbench.distill.classes import INITS, class_labels, draw_from_class, indices_by_class, initial_images
+from gtnbench.distill.classes import INITS, LearnedSet, draw_from_class
 from gtnbench.distill.network import fresh_network, sgd_steps
 from gtnbench.distill.siamese import augment, check_strategy, draw_augmentation
 from gtnbench.errors import GtnbenchError
@@ -113,19 +113,9 @@ def class_loss(network: torch.nn.Module, params: dict[str, torch.Tensor], stats:
     return F.cross_entropy(out, torch.full((x.shape[0],), label, device=x.device))
 
 
-class GradientMatching:
+class GradientMatching(LearnedSet):
     """The synthetic set and its optimiser; `step()` runs one iteration. All randomness (networks,
     real batches, shuffling, augmentations, initialisation) comes from `seed`."""
-
-    def __init__(self, dataset: ImageDataset, learner: LearnerSpec, config: DCConfig, seed: int) -> None:
-        self.dataset, self.learner, self.config, self.seed = dataset, learner, config, seed
-        self.rng = torch.Generator().manual_seed(seed)
-        self.by_class = indices_by_class(dataset.train, dataset.num_classes)
-        images, self.init_indices = initial_images(dataset, config.images_per_class, config.init, self.rng)
-        self.images = images.requires_grad_()
-        self.labels = class_labels([config.images_per_class] * dataset.num_classes, dataset.device)
-        self.optimizer = torch.optim.SGD([self.images], lr=config.lr_images, momentum=config.momentum)
-        self.iteration, self.losses = 0, []
 
     def match_loss(self, network: torch.nn.Module, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum over classes of the distance of the real and synthetic gradients at `params`, batch norm

@@ -25,7 +25,7 @@ import torch
 
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.data.image_set import ImageSet, plain
-from gtnbench.distill.classes import INITS, class_labels, draw_from_class, indices_by_class, initial_images
+from gtnbench.distill.classes import INITS, LearnedSet, draw_from_class
 from gtnbench.distill.network import fresh_network
 from gtnbench.distill.siamese import TRANSFORMS, Augmentation, augment, check_strategy, draw_augmentation
 from gtnbench.models.features import penultimate_features
@@ -66,19 +66,9 @@ def mean_embedding_loss(embed: Embed, real: Sequence[torch.Tensor], synthetic: S
     return (real_means - synthetic_means).square().sum()
 
 
-class DistributionMatching:
+class DistributionMatching(LearnedSet):
     """The synthetic set and its optimiser; `step()` runs one iteration. All randomness (networks,
     real batches, augmentations, initialisation) comes from `seed`."""
-
-    def __init__(self, dataset: ImageDataset, learner: LearnerSpec, config: DMConfig, seed: int) -> None:
-        self.dataset, self.learner, self.config, self.seed = dataset, learner, config, seed
-        self.rng = torch.Generator().manual_seed(seed)
-        self.by_class = indices_by_class(dataset.train, dataset.num_classes)
-        images, self.init_indices = initial_images(dataset, config.images_per_class, config.init, self.rng)
-        self.images = images.requires_grad_()
-        self.labels = class_labels([config.images_per_class] * dataset.num_classes, dataset.device)
-        self.optimizer = torch.optim.SGD([self.images], lr=config.lr_images, momentum=config.momentum)
-        self.iteration, self.losses = 0, []
 
     def real_batches(self) -> list[torch.Tensor]:
         x = self.dataset.train.x

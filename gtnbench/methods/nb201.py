@@ -17,9 +17,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gtnbench.data.image_set import ImageSet
 from gtnbench.errors import TrialFailed
 from gtnbench.meta import frozen, load_gtn
-from gtnbench.data.image_set import ImageSet
 from gtnbench.methods.base import TrialContext, TrialResult
 from gtnbench.methods.teachers import proxy_set
 from gtnbench.nas.batched import train_based_batch

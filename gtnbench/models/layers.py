@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -53,3 +55,17 @@ def conv3x3(cin: int, cout: int, stride: int, generator, normalise: bool, device
 
 def linear(cin: int, cout: int, generator, normalise: bool, device, bias: bool = True) -> nn.Module:
     return initialised(nn.Linear(cin, cout, bias=bias, device=device), generator, normalise)
+
+
+def initialise_search_network(network: nn.Module, classifier: nn.Linear, generator: torch.Generator | None) -> None:
+    """A search space's network as its benchmark initialises it: Kaiming-normal convolutions and a
+    uniform(+-1/sqrt(fan_in)) classifier, drawn from `generator`; nothing on the meta device (shapes only)."""
+    if classifier.weight.is_meta:
+        return
+    with torch.no_grad():
+        for m in network.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
+        bound = 1 / math.sqrt(classifier.in_features)
+        nn.init.uniform_(classifier.weight, -bound, bound, generator=generator)
+        nn.init.uniform_(classifier.bias, -bound, bound, generator=generator)

@@ -11,12 +11,12 @@ equal the benchmark's for every one of the 6,561 codes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from gtnbench.models.layers import initialise_search_network
 from gtnbench.models.macro_codes import BLOCKS, STAGES, check_digits, code_str, parse_code
 from gtnbench.models.norm import BatchNorm, check_protocol
 
@@ -129,19 +129,7 @@ class MacroNetwork(nn.Module):
             nn.Flatten(),
         )
         self.classifier = nn.Linear(head_channels, num_classes, device=device)
-        self._initialise(generator)
-
-    def _initialise(self, generator: torch.Generator | None) -> None:
-        """Kaiming-normal convolutions and a uniform(+-1/sqrt(fan_in)) classifier, drawn from `generator`."""
-        if self.classifier.weight.is_meta:  # shapes only (parameter counts): nothing to draw
-            return
-        with torch.no_grad():
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
-            bound = 1 / math.sqrt(self.classifier.in_features)
-            nn.init.uniform_(self.classifier.weight, -bound, bound, generator=generator)
-            nn.init.uniform_(self.classifier.bias, -bound, bound, generator=generator)
+        initialise_search_network(self, self.classifier, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.head(self.layers(self.stem(x))))

@@ -28,6 +28,7 @@ from gtnbench.device import synchronize
 from gtnbench.models.nb201 import (
     EDGES,
     OPS,
+    AveragePool3x3,
     CellNetwork,
     ResidualReduction,
     arch_str,
@@ -42,7 +43,7 @@ from gtnbench.teachers.base import Lesson, Teacher
 from gtnbench.train import EVAL_BATCH, LearnerState, Params, sgd_momentum_step
 
 CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
-_POOL = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+_POOL = AveragePool3x3()
 
 
 def arch_mask(ops: Sequence[str]) -> torch.Tensor:

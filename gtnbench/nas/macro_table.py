@@ -15,14 +15,21 @@ import hashlib
 import io
 import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from gtnbench.errors import DataError
 from gtnbench.models.macro_codes import NUM_LAYERS, canonical_code, parse_code
-from gtnbench.nas.table import MEAN_OVER_SEEDS, ONE_SEED, ColumnInfo, GroundTruth, iso_classes
+from gtnbench.nas.table import (
+    MEAN_OVER_SEEDS,
+    ONE_SEED,
+    ColumnInfo,
+    GroundTruth,
+    iso_classes,
+    shipped_table,
+    table_bytes,
+)
 
 NUM_ARCHS = 3**NUM_LAYERS
 SHIPPED = "macro_cifar10.csv.gz"
@@ -167,22 +174,10 @@ def parse_table(data: bytes, source: str) -> MacroGroundTruth:
 
 def read_table(path: Path) -> MacroGroundTruth:
     """A table in the shipped format from any file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise DataError(f"{path}: cannot read the NAS-Bench-Macro table ({err.strerror})") from err
-    return parse_table(data, str(path))
+    return parse_table(table_bytes(path, "NAS-Bench-Macro"), str(path))
 
 
 @cache
 def load_table() -> MacroGroundTruth:
     """The shipped table (read once per process)."""
-    name = f"gtnbench/nas/data/{SHIPPED}"
-    try:
-        data = (resources.files("gtnbench.nas") / "data" / SHIPPED).read_bytes()
-    except OSError as err:
-        raise DataError(f"{name}: cannot read the shipped table ({err}); reinstall gtnbench") from err
-    table = parse_table(data, name)
-    if len(table) != NUM_ARCHS:
-        raise DataError(f"{name}: {len(table)} rows, expected {NUM_ARCHS}; reinstall gtnbench")
-    return table
+    return shipped_table(SHIPPED, parse_table, NUM_ARCHS)

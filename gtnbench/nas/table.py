@@ -11,15 +11,18 @@ import csv
 import gzip
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from gtnbench.errors import DataError
+
+T = TypeVar("T")
 
 NUM_ARCHS = 15625
 SHIPPED = "nb201_tss.csv.gz"
@@ -185,27 +188,36 @@ def build_table(merged_csv: Path, out: Path) -> None:
     write_table(out, rows)
 
 
+def table_bytes(path: Path, benchmark: str) -> bytes:
+    """A table file's bytes, or one line naming the file and why it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read the {benchmark} table ({err.strerror})") from err
+
+
+def shipped_table(file: str, parse: Callable[[bytes, str], T], rows: int) -> T:
+    """A table shipped in gtnbench/nas/data, parsed and checked for its number of rows."""
+    name = f"gtnbench/nas/data/{file}"
+    try:
+        data = (resources.files("gtnbench.nas") / "data" / file).read_bytes()
+    except OSError as err:
+        raise DataError(f"{name}: cannot read the shipped table ({err}); reinstall gtnbench") from err
+    table = parse(data, name)
+    if len(table) != rows:
+        raise DataError(f"{name}: {len(table)} rows, expected {rows}; reinstall gtnbench")
+    return table
+
+
 def read_table(path: Path) -> GroundTruth:
     """A table in the shipped format from any file (e.g. one written by nas.importer)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise DataError(f"{path}: cannot read the NAS-Bench-201 table ({err.strerror})") from err
-    return parse_table(data, str(path))
+    return parse_table(table_bytes(path, "NAS-Bench-201"), str(path))
 
 
 @cache
 def load_table() -> GroundTruth:
     """The shipped table (read once per process)."""
-    name = f"gtnbench/nas/data/{SHIPPED}"
-    try:
-        data = (resources.files("gtnbench.nas") / "data" / SHIPPED).read_bytes()
-    except OSError as err:
-        raise DataError(f"{name}: cannot read the shipped table ({err}); reinstall gtnbench") from err
-    table = parse_table(data, name)
-    if len(table) != NUM_ARCHS:
-        raise DataError(f"{name}: {len(table)} rows, expected {NUM_ARCHS}; reinstall gtnbench")
-    return table
+    return shipped_table(SHIPPED, parse_table, NUM_ARCHS)
 
 
 def parse_table(data: bytes, source: str) -> GroundTruth:
