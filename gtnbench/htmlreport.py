@@ -150,7 +150,7 @@ EMBED_AS_PNG = 150_000  # bytes; a larger picture (a grid of noisy images) is em
 
 def data_uri(path: Path) -> str:
     """The picture as a data URI: PNG as it is, or, above EMBED_AS_PNG bytes, re-encoded as a JPEG
-    (the page stays a few MB; the PNG beside the records keeps every pixel)."""
+    where that is smaller (the page stays a few MB; the PNG beside the records keeps every pixel)."""
     data = Path(path).read_bytes()
     if len(data) <= EMBED_AS_PNG:
         return "data:image/png;base64," + base64.b64encode(data).decode()
@@ -158,6 +158,8 @@ def data_uri(path: Path) -> str:
 
     out = io.BytesIO()
     Image.open(io.BytesIO(data)).convert("RGB").save(out, format="JPEG", quality=85)
+    if out.tell() >= len(data):  # a plot of flat colours: the PNG is the smaller
+        return "data:image/png;base64," + base64.b64encode(data).decode()
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
