@@ -32,8 +32,7 @@ err_console = Console(stderr=True)
 
 
 def _runs_or_latest(paths: list[str]) -> list[Path]:
-    from gtnbench.runner import DEFAULT_RUNS_DIR
-    from gtnbench.store import latest_run
+    from gtnbench.store import DEFAULT_RUNS_DIR, latest_run
 
     if paths:
         return [Path(p) for p in paths]

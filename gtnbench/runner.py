@@ -22,10 +22,9 @@ from gtnbench.errors import StoreError, SuiteError, TrialFailed
 from gtnbench.execution import ExecutionOptions, precision_summary
 from gtnbench.executors import Executor, InProcess, Job, gtnbench_environment
 from gtnbench.plan import Budget
-from gtnbench.store import RunWriter, artifact_path, latest_run, new_run_path
+from gtnbench.store import DEFAULT_RUNS_DIR, RunWriter, artifact_path, latest_run, new_run_path
 from gtnbench.suite import SET_KINDS, NB201Train, Suite, SuiteConfig, Trial, expand, prerequisites
 
-DEFAULT_RUNS_DIR = Path("runs")
 Record = dict[str, Any]
 
 

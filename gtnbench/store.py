@@ -20,6 +20,7 @@ from typing import Any
 from gtnbench.errors import StoreError
 
 MANIFEST = "manifest.json"
+DEFAULT_RUNS_DIR = Path("runs")  # where `gtnbench run` writes when no --out is given
 RECORDS = "records.jsonl"
 LOCK = ".lock"
 ARTIFACTS = "artifacts"
