@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import torch
 
-from gtnbench.data.augment import crop_flip, draw_crop_flip
+from gtnbench.data.datasets import Split
 from gtnbench.data.image_set import ImageSet
-from gtnbench.teachers.base import Lesson, Teacher
-from gtnbench.teachers.real import epoch_batches
-from gtnbench.teachers.schedules import learning_rates
+from gtnbench.teachers.real import RealDataTeacher
 
 
-class FixedSetTeacher(Teacher):
-    """Minibatches of a fixed set of images and labels, a fixed schedule, optional crop+flip."""
+class FixedSetTeacher(RealDataTeacher):
+    """The real-data teacher's lessons over a fixed set of images and labels, in batches of at most
+    the set's size."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, lr: float, momentum: float,
                  schedule: str = "constant", augment: bool = False) -> None:  # fmt: skip
@@ -30,9 +29,8 @@ class FixedSetTeacher(Teacher):
                              f"images, {labels.shape[0]} labels)")  # fmt: skip
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.images, self.labels = images.detach(), labels
-        self.batch_size, self.augment = batch_size, augment
-        self.lr, self.momentum, self.schedule = lr, momentum, schedule
+        super().__init__(Split(images.detach(), labels), min(batch_size, images.shape[0]), lr, momentum, schedule,
+                         augment)  # fmt: skip
 
     @classmethod
     def from_set(cls, image_set: ImageSet, batch_size: int, lr: float, momentum: float, schedule: str = "constant",
@@ -42,19 +40,4 @@ class FixedSetTeacher(Teacher):
 
     @property
     def effective_batch_size(self) -> int:
-        return min(self.batch_size, self.images.shape[0])
-
-    def lesson(self, steps: int, generator: torch.Generator) -> Lesson:
-        device = self.images.device
-        size = self.effective_batch_size
-        indices = epoch_batches(self.images.shape[0], size, steps, generator, device)
-        crops = draw_crop_flip(steps * size, generator, device) if self.augment else None
-
-        def batch(t: int) -> tuple[torch.Tensor, torch.Tensor]:
-            x, y = self.images[indices[t]], self.labels[indices[t]]
-            if crops is not None:
-                x = crop_flip(x, crops[slice(t * size, (t + 1) * size)])
-            return x, y
-
-        lrs = learning_rates(self.schedule, self.lr, steps, device)
-        return Lesson(steps, batch, lrs, torch.full((steps,), self.momentum, device=device))
+        return self.batch_size
