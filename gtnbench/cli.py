@@ -573,6 +573,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gtnbench.device import check_device, set_precision
     from gtnbench.environment import default_device
     from gtnbench.plan import (
+        LEFT_OUT,
         calibrate,
         format_seconds,
         load_costs,
@@ -607,8 +608,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.workers > 1:
         console.print(f"on {args.workers} workers: at best {format_seconds(plan.seconds / args.workers)} (if the "
                       "device has room for them all)")  # fmt: skip
-    console.print("[dim]left out: data loading, sample grids, transfer learners; training-step costs are measured "
-                  "after a warm-up call[/]")  # fmt: skip
+    console.print(f"[dim]left out: {LEFT_OUT}; training-step costs are measured after a warm-up call[/]")
     return 0
 
 

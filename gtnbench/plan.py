@@ -1,15 +1,17 @@
 """How long a suite takes, before running it (`gtnbench plan`), and the budget a run must fit (`--budget`).
 
 A trial's work is counted in units whose cost is measured on the device, at the suite's own sizes
-(learner widths, batch sizes, generator, cell network): a plain training step of a learner, a plain
-step on a GTN's lesson (generation included), one inner step of a differentiable outer iteration
-(measured at min(T, 4) inner steps, so per step), a NAS-Bench-201 cell's training step (the mean
-over sampled cells), an evaluated image, a training-free scoring. `calibrate` measures them in a
-few seconds (a warm-up call, then a timed one); `save_costs` / `load_costs` keep them, so that a
-plan for a GPU can be made anywhere from costs measured on it once.
+(learner widths, batch sizes, generator, search-space network): a plain training step of a learner,
+a plain step on a GTN's lesson (generation included), one inner step of a differentiable outer
+iteration (measured at min(T, 4) inner steps, so per step), a NAS-Bench-201 or NAS-Bench-Macro
+network's training step (the mean over sampled architectures), a generated step of a GTN teaching a
+NAS proxy, an augmented (crop and flip) batch, an evaluated image, a training-free scoring, one DM or
+DC iteration, a coreset's embedding of an image and its selection in a class. `calibrate` measures
+them in a few seconds (a warm-up call, then a timed one); `save_costs` / `load_costs` keep them, so
+that a plan for a GPU can be made anywhere from costs measured on it once.
 
-What the model leaves out is said: transfer learners, sample grids, data loading; methods whose kind
-it does not know (small-set teachers, other search spaces) are listed as not estimated.
+What the model leaves out is said: transfer learners, sample grids, data loading, the saving of
+sets and their pictures; a kind it does not know is listed as not estimated.
 """
 
 from __future__ import annotations
@@ -27,14 +29,32 @@ import torch
 
 from gtnbench.device import synchronize
 from gtnbench.errors import GtnbenchError
-from gtnbench.suite import CALIBRATE, GTNMethod, NB201Free, NB201Table, NB201Train, RealMethod, SuiteConfig, Trial
+from gtnbench.suite import (
+    CALIBRATE,
+    SET_METHODS,
+    CoresetMethod,
+    DCMethod,
+    DMMethod,
+    GTNMethod,
+    GTNSetMethod,
+    NB201Free,
+    NB201Table,
+    NB201Train,
+    RealMethod,
+    SizedSet,
+    SuiteConfig,
+    Trial,
+    protocol_of,
+    set_budgets,
+)
 
 COSTS_FORMAT = "gtnbench-costs-1"
 SPLIT_SIZES = {"mnist": (50_000, 10_000, 10_000), "cifar10": (45_000, 5_000, 10_000),
                "cifar10-jpeg": (45_000, 5_000, 10_000)}  # fmt: skip
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10-jpeg": (3, 32, 32)}
 CALIBRATION_STEPS = 4  # inner steps of a calibrated outer iteration and of a calibrated plain run
-CALIBRATION_CELLS = 2  # NAS-Bench-201 cells whose step cost is averaged
+CALIBRATION_CELLS = 2  # search-space networks whose step cost is averaged
+LEFT_OUT = "data loading, sample grids, transfer learners, saving sets and pictures"
 
 Key = tuple  # a unit of work: (what, its sizes...), JSON-able
 
@@ -57,6 +77,7 @@ class Sizes:
     val: int
     test: int
     image_shape: tuple[int, int, int]
+    classes: int = 10
 
 
 def split_sizes(config: SuiteConfig, data_root: Path | None = None, device: str = "cpu") -> tuple[Sizes, str]:
@@ -67,7 +88,8 @@ def split_sizes(config: SuiteConfig, data_root: Path | None = None, device: str 
 
         try:
             data = load_dataset(config.dataset, data_root, device, config.split_seed).scored_on(config.scored_images)
-            return Sizes(len(data.train), len(data.val), len(data.test), data.image_shape), f"{data.label} at {data_root}"
+            sizes = Sizes(len(data.train), len(data.val), len(data.test), data.image_shape, data.num_classes)
+            return sizes, f"{data.label} at {data_root}"
         except DataError:
             pass
     train, val, test = SPLIT_SIZES[config.dataset]
@@ -85,9 +107,13 @@ def _generator_key(method: GTNMethod) -> tuple:
     return (method.batch_size, g.noise_dim, g.hidden, tuple(g.channels), method.curriculum[0], method.weight_norm[0])
 
 
-def _cell_key(method: NB201Train | NB201Free, shape: tuple[int, int, int], batch: int) -> tuple:
-    network = method.network
-    return (network.channels or 16, network.cells or 5, batch, tuple(shape), network.bn_eval)
+def _cell_key(config: SuiteConfig, method: NB201Train | NB201Free, shape: tuple[int, int, int], batch: int) -> tuple:
+    """A search space's network at the proxy's widths (every width option, the benchmark's where unset)."""
+    from gtnbench.nas.spaces import get_space
+
+    space = _space(config)
+    widths = {**get_space(space).widths, **method.network.widths()}
+    return (space, tuple(sorted(widths.items())), batch, tuple(shape), method.network.bn_eval)
 
 
 def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
@@ -100,6 +126,8 @@ def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
         steps = budget.get("steps") or math.ceil(budget["epochs"] * sizes.train / method.batch_size)
         configurations = len(method.lr) * len(method.momentum) * len(method.schedule)
         work.add(("plain", learner, shape, method.batch_size), configurations * steps)
+        if method.augment:
+            work.add(("augment", shape, method.batch_size), configurations * steps)
         readouts = len(_curve_points(steps)) + steps * method.batch_size // sizes.train if method.curve else 0
         work.add(("eval", learner, shape), configurations * (sizes.val + readouts * (sizes.val + sizes.test))
                  + sizes.test)  # fmt: skip
@@ -111,37 +139,90 @@ def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
         if not method.checkpoint:
             work.add(("outer", generator, meta, shape, method.meta_batch_size, method.block_size,
                       method.step_loss_every), method.outer_iterations * T)  # fmt: skip
+            if method.augment:  # the meta-batch and each step loss's fresh batch
+                every = method.step_loss_every
+                losses = 1 + (len(range(every, T, every)) if every else 0)
+                work.add(("augment", shape, method.meta_batch_size), method.outer_iterations * losses)
             validations = (method.outer_iterations // method.validate_every + 1) * method.validation_learners
             evaluations += validations
         work.add(lesson_step, evaluations * T)
         work.add(("eval", meta, shape), evaluations * (sizes.val + sizes.test)
                  + len(_curve_points(T)) * (sizes.val + sizes.test))  # fmt: skip
     elif trial.kind in ("nb201-train", CALIBRATE) and isinstance(method, NB201Train):
-        if _space(config) != "nb201":
-            work.unmodelled = f"search space {_space(config)}"
-            return work
-        cell = _cell_key(method, shape, method.batch_size)
+        source = config.methods.get(method.gtn) if method.teacher == "gtn" else None
+        batch = source.batch_size if isinstance(source, GTNMethod) else method.batch_size
+        cell = _cell_key(config, method, shape, batch)
         constant = all(s == "constant" for s in method.schedule)
         steps = max(method.steps) if constant else sum(method.steps)
-        per_cell = steps + (steps if method.teacher == "gtn" else 0)
         readout = (method.eval_size or sizes.val) * len(method.steps)
         cells = 1
         if trial.kind == CALIBRATE:
             cells = method.calibration.count * len(method.lr) * len(method.momentum) * len(method.schedule)
-        work.add(("cell", *cell), cells * per_cell)
+        work.add(("cell", *cell), cells * steps)
         work.add(("cell-eval", *cell), cells * readout)
-        if method.teacher == "set":
-            work.unmodelled = "a small-set teacher (its set's making is not modelled)"
+        if method.augment and method.teacher != "gtn":
+            work.add(("augment", shape, batch), cells * steps)
+        if isinstance(source, GTNMethod):
+            work.add(("generate", _generator_key(source), shape), steps)
+        elif method.teacher == "gtn":
+            work.unmodelled = "a GTN teacher loaded from a checkpoint (its generator's size is not in the suite)"
     elif trial.kind == "nb201-free" and isinstance(method, NB201Free):
-        if _space(config) != "nb201":
-            work.unmodelled = f"search space {_space(config)}"
-            return work
-        work.add(("free", *_cell_key(method, shape, method.batch_size)), 1)
+        work.add(("free", *_cell_key(config, method, shape, method.batch_size)), 1)
+    elif isinstance(method, SET_METHODS):
+        small_set_work(config, trial, method, sizes, work)
     elif isinstance(method, NB201Table):
         return work
     else:
         work.unmodelled = f"kind {trial.kind}"
     return work
+
+
+def small_set_work(config: SuiteConfig, trial: Trial, method: SizedSet | GTNSetMethod, sizes: Sizes,
+                   work: TrialWork) -> None:  # fmt: skip
+    """A small-set trial: its protocol's tuned training on the set (methods/teachers.py evaluate_set) and,
+    for the trial that makes the set, the making (a coreset's feature learner and embedding of the
+    training split, DM's or DC's iterations; a random subset or a GTN's lesson costs next to nothing)."""
+    from gtnbench.distill.dc import DCConfig
+    from gtnbench.methods.sets import learned_per_class, set_counts
+    from gtnbench.methods.teachers import protocol_settings, protocol_steps
+
+    learner = _learner_key(method.learner or config.learner)
+    shape, evaluation = sizes.image_shape, config.set_evaluation
+    protocol = protocol_of(trial.budget)
+    settings = protocol_settings(evaluation, protocol)
+    if isinstance(method, GTNSetMethod):
+        source = config.methods.get(method.gtn or "")
+        if not isinstance(source, GTNMethod):
+            work.unmodelled = "a set from a checkpoint (its size is not in the suite)"
+            return
+        counts = [source.inner_steps * source.batch_size]
+    else:
+        counts = set_counts(method, evaluation, sizes.classes)
+        if isinstance(method, (DMMethod, DCMethod)):
+            counts = [learned_per_class(counts)] * sizes.classes
+    size = sum(counts)
+    steps = protocol_steps(protocol, settings, size)
+    configurations = len(settings.lr) * len(settings.momentum) * len(settings.schedule)
+    work.add(("plain", learner, shape, min(settings.batch_size, size)), configurations * steps)
+    if settings.augment:
+        work.add(("augment", shape, min(settings.batch_size, size)), configurations * steps)
+    work.add(("eval", learner, shape), configurations * sizes.val + sizes.test)
+    if trial.budget != set_budgets(config)[0] or method.checkpoint:
+        return
+    if isinstance(method, CoresetMethod):
+        work.add(("plain", learner, shape, method.features.batch_size), method.features.steps)
+        work.add(("embed", learner, shape), sizes.train)
+        work.add(("select", method.selection, learner, shape, sizes.train // sizes.classes, max(counts)),
+                  sizes.classes)  # fmt: skip
+    elif isinstance(method, DMMethod):
+        work.add(("dm", learner, shape, counts[0], method.real_per_class, tuple(method.dsa), method.init),
+                 method.iterations)
+    elif isinstance(method, DCMethod):
+        per_class = counts[0]
+        outer, inner = DCConfig(images_per_class=per_class, outer_loop=method.outer_loop,
+                                inner_loop=method.inner_loop).loops()  # fmt: skip
+        work.add(("dc", learner, shape, per_class, outer, inner, method.real_per_class, method.batch_train,
+                  tuple(method.dsa), method.init), method.iterations)  # fmt: skip
 
 
 def _space(config: SuiteConfig) -> str:
@@ -218,15 +299,14 @@ def measure(key: Key, device: str) -> float:
         return _timed(lesson_run, device) / steps
     if what in ("cell", "cell-eval", "free"):
         from gtnbench.nas.proxies import build_network
-        from gtnbench.nas.sampling import sample_architectures
-        from gtnbench.nas.spaces import SPACES
+        from gtnbench.nas.spaces import get_space
         from gtnbench.nas.training_free import naswot_score, synflow_score
 
-        channels, cells, batch, shape, bn_eval = key[1], key[2], key[3], tuple(key[4]), key[5]
+        space, widths, batch, shape, bn_eval = get_space(key[1]), dict(key[2]), key[3], tuple(key[4]), key[5]
         data = random_dataset(shape, batch, device)
         costs = []
-        for arch in sample_architectures(CALIBRATION_CELLS, 0):
-            net = build_network(SPACES["nb201"], arch, {"channels": channels, "cells": cells}, data, 0, device, bn_eval)
+        for arch in space.sample(CALIBRATION_CELLS, 0):
+            net = build_network(space, arch, widths, data, 0, device, bn_eval)
             if what == "cell":
                 lesson = fixed_lesson(data.train.x, data.train.y, CALIBRATION_STEPS)
                 costs.append(_timed(lambda: train(net, initial_params(net), lesson), device) / CALIBRATION_STEPS)
@@ -236,7 +316,87 @@ def measure(key: Key, device: str) -> float:
             else:
                 costs.append(_timed(lambda: (naswot_score(net, data.train.x), synflow_score(net, shape)), device))
         return statistics.fmean(costs)
+    if what == "augment":
+        from gtnbench.teachers.real import RealDataTeacher
+
+        shape, batch = tuple(key[1]), key[2]
+        data = random_dataset(shape, batch, device)
+        teacher = RealDataTeacher(data.train, batch, 0.1, 0.9, augment=True)
+        rng = torch.Generator(device).manual_seed(0)
+
+        def draw() -> None:
+            lesson = teacher.lesson(CALIBRATION_STEPS, rng)
+            for t in range(CALIBRATION_STEPS):
+                lesson.batch(t)
+
+        return _timed(draw, device) / CALIBRATION_STEPS
+    if what == "generate":
+        return _generation(key, device)
+    if what in ("embed", "select"):
+        return _coreset_unit(key, device)
+    if what in ("dm", "dc"):
+        return _set_iteration(key, device)
     raise ValueError(f"unknown unit of work {what!r}")
+
+
+def _generation(key: Key, device: str) -> float:
+    """Seconds per step of generating a GTN's lesson (no gradient), as a NAS proxy taught by it does."""
+    from gtnbench.models.generator import GeneratorSpec
+    from gtnbench.teachers.gtn import GTN, GTNSpec
+
+    (batch, noise, hidden, channels, curriculum, weight_norm), shape = key[1], tuple(key[2])
+    steps = CALIBRATION_STEPS
+    gtn = GTN(GTNSpec(steps, batch, curriculum), GeneratorSpec(shape, 10, noise, hidden, tuple(channels), weight_norm),
+              0, device)  # fmt: skip
+    rng = torch.Generator(device).manual_seed(0)
+
+    @torch.no_grad()
+    def generate() -> None:
+        lesson = gtn.lesson(steps, rng)
+        lesson.batches(0, steps)
+
+    return _timed(generate, device) / steps
+
+
+def _coreset_unit(key: Key, device: str) -> float:
+    """Seconds per training image of a coreset's embedding, or per class of its selection."""
+    from gtnbench.distill.coreset import herding_order, kmeans_representatives
+    from gtnbench.distill.network import FEATURE_CHUNK, features_of, fresh_network
+
+    if key[0] == "embed":
+        learner, shape = _learner_spec(key[1]), tuple(key[2])
+    else:
+        selection, learner, shape, class_size, count = key[1], _learner_spec(key[2]), tuple(key[3]), key[4], key[5]
+    network, params = fresh_network(learner, shape, 10, 0, device)
+    if key[0] == "embed":
+        x = torch.randn(FEATURE_CHUNK, *shape, device=device)
+        return _timed(lambda: features_of(network, params, x), device) / FEATURE_CHUNK
+    dim = features_of(network, params, torch.randn(2, *shape, device=device)).shape[1]
+    points = torch.randn(class_size, dim, generator=torch.Generator().manual_seed(0)).to(device)
+    if selection == "herding":
+        return _timed(lambda: herding_order(points, count), device)
+    return _timed(lambda: kmeans_representatives(points, count, 0), device)
+
+
+def _set_iteration(key: Key, device: str) -> float:
+    """Seconds of one DM or DC iteration at the key's sizes, on random images with enough of every class."""
+    from gtnbench.distill.dc import DCConfig, GradientMatching
+    from gtnbench.distill.dm import DistributionMatching, DMConfig
+    from gtnbench.hotpaths import random_dataset
+
+    what, learner, shape, per_class, *rest = key
+    if what == "dm":
+        real_per_class, dsa, init = rest
+        config = DMConfig(per_class, 1, real_per_class=real_per_class, init=init, dsa=tuple(dsa))
+        matcher_type = DistributionMatching
+    else:
+        outer, inner, real_per_class, batch_train, dsa, init = rest
+        config = DCConfig(per_class, 1, outer, inner, real_per_class=real_per_class, batch_train=batch_train,
+                          init=init, dsa=tuple(dsa))  # fmt: skip
+        matcher_type = GradientMatching
+    data = random_dataset(tuple(shape), 20 * max(per_class, real_per_class), device)
+    matcher = matcher_type(data, _learner_spec(learner), config, 0)
+    return _timed(matcher.step, device)
 
 
 @dataclass

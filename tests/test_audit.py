@@ -6,6 +6,7 @@ import torch
 from gtnbench import hotpaths
 from gtnbench.audit import OpAudit, audit
 from gtnbench.hotpaths import TINY, Sizes
+from gtnbench.teachers.schedules import SCHEDULES, learning_rates
 
 SMALL = Sizes(learner=(2, 4, 8), batch=8, noise=4, hidden=8, channels=(4, 2), cell=(2, 1))
 
@@ -70,3 +71,12 @@ def test_hot_paths_create_nothing_on_the_default_device():
     finally:
         torch.set_default_device(None)
     assert recorder.created() == []
+
+
+@pytest.mark.parametrize("kind", SCHEDULES)
+def test_a_lessons_learning_rates_are_made_on_its_device_with_no_host_copy(kind):
+    """A host tensor moved to the GPU per lesson would be a blocking copy from pageable memory: with the
+    device standing in as "meta", nothing may be created on the CPU."""
+    with OpAudit(watch_device="cpu") as recorder:
+        lrs = learning_rates(kind, 0.1, 8, "meta")
+    assert lrs.device.type == "meta" and lrs.dtype == torch.float32 and recorder.created() == []

@@ -10,9 +10,10 @@ from gtnbench import plan, runner
 from gtnbench.cli import main
 from gtnbench.errors import GtnbenchError
 from gtnbench.store import read_run
-from gtnbench.suite import expand, load_suite, parse_suite
+from gtnbench.suite import bundled_suite_dir, expand, load_suite, parse_suite
 from tests.conftest import TINY_SUITE
 from tests.test_nb201_suite import SUITE as NAS_SUITE
+from tests.test_small_set_suites import BASE as SET_SUITE
 
 QUIET = Console(quiet=True)
 GTN_SUITE = TINY_SUITE.replace("[scales.smoke]", """[methods.gtn]
@@ -41,7 +42,70 @@ def test_every_trial_of_the_bundled_kinds_is_counted_in_units(tmp_path):
     nas = parse_suite(tmp_path / "n.toml", NAS_SUITE).at("smoke")
     kinds = {t.kind: plan.trial_work(nas, t, sizes) for t in expand(nas)}
     assert all(not w.unmodelled for w in kinds.values()) and kinds["nb201-table"].units == {}
-    assert {k[0] for k in kinds["nb201-train"].units} == {"cell", "cell-eval"}
+    trained = {t.method: plan.trial_work(nas, t, sizes) for t in expand(nas) if t.kind == "nb201-train"}
+    assert {k[0] for w in trained.values() for k in w.units} == {"cell", "cell-eval", "generate", "augment"}
+    taught = next(w.units for name, w in trained.items() if nas.methods[name].teacher == "gtn")
+    assert next(k for k in taught if k[0] == "cell")[3] == nas.methods["gtn"].batch_size  # the GTN's batch
+
+
+@pytest.mark.parametrize("path", sorted(bundled_suite_dir().glob("*.toml")), ids=lambda path: path.stem)
+def test_every_trial_of_every_bundled_suite_has_an_estimate_at_every_scale(path):
+    suite = load_suite(path)
+    for scale in suite.scales:
+        config = suite.at(scale)
+        sizes = plan.Sizes(1000, 100, 100, (1, 28, 28) if config.dataset == "mnist" else (3, 32, 32))
+        trials = expand(config)
+        if len(trials) > 2000:  # the paper scales of the NAS suites: every architecture's trials are alike
+            trials = list({(t.method, t.kind, t.budget): t for t in trials}.values())
+        unmodelled = {t.id: w.unmodelled for t in trials if (w := plan.trial_work(config, t, sizes)).unmodelled}
+        assert not unmodelled, (scale, unmodelled)
+
+
+def test_a_small_set_is_made_once_and_each_protocol_pays_its_tuned_training(tmp_path):
+    text = SET_SUITE.replace("[methods.gtn]", """[methods.dc-1]
+kind = "dc"
+images_per_class = 1
+iterations = 7
+
+[methods.herding-2]
+kind = "coreset"
+images_per_class = 2
+features = { steps = 5, batch_size = 16 }
+
+[methods.gtn]""")
+    config = parse_suite(tmp_path / "s.toml", text + "[scales.smoke]\n").at("smoke")
+    sizes = plan.Sizes(1000, 100, 100, (1, 28, 28))
+    work = {t.id: plan.trial_work(config, t, sizes).units for t in expand(config)}
+    making = {"dm", "dc", "embed", "select"}
+    dm_made, dm_scored = work["dm-t/steps=4/seed=0"], work["dm-t/epochs=3/seed=0"]
+    assert dm_made[next(k for k in dm_made if k[0] == "dm")] == 20_000 and not making & {k[0] for k in dm_scored}
+    dm_key = next(k for k in dm_made if k[0] == "dm")
+    assert dm_key[3] == 3  # T x B = 32 images over 10 classes: 3 learned images per class
+    grid = 4 * 2 * 2  # equal_steps's default lr x momentum x schedule
+    assert dm_made[next(k for k in dm_made if k[0] == "plain")] == grid * 4
+    scored_plain = next(k for k in dm_scored if k[0] == "plain")
+    assert dm_scored[scored_plain] == 3 and scored_plain[3] == 30  # 3 epochs of the whole 30-image set (batch 256)
+    dc = work["dc-1/steps=4/seed=0"]
+    assert next(k for k in dc if k[0] == "dc")[4:6] == (1, 1) and dc[next(k for k in dc if k[0] == "dc")] == 7
+    herding = work["herding-2/steps=4/seed=0"]
+    assert herding[next(k for k in herding if k[0] == "embed")] == 1000
+    assert herding[next(k for k in herding if k[0] == "select")] == 10  # one selection per class
+    assert not making & {k[0] for k in work["subset-2/steps=4/seed=0"]}
+
+
+@pytest.mark.parametrize("key", [
+    ("dm", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 2, 4, ("flip",), "real"),
+    ("dc", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 1, 2, 1, 4, 8, (), "noise"),
+    ("embed", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28)),
+    ("select", "kmeans", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),
+    ("select", "herding", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),
+    ("generate", (8, 4, 8, (4, 2), "full", True), (1, 28, 28)),
+    ("augment", (3, 32, 32), 8),
+    ("cell", "macro", (("channels", 4), ("head_channels", 8)), 4, (3, 32, 32), "running"),
+], ids=lambda key: key[0] + (f"-{key[1]}" if isinstance(key[1], str) else ""))
+def test_each_unit_of_work_is_measured_at_its_sizes(key):
+    seconds = plan.measure(key, "cpu")
+    assert 0 < seconds < 10
 
 
 def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tmp_path, capsys):

@@ -16,9 +16,11 @@ def learning_rates(kind: str, peak: float, steps: int, device: torch.device | st
     constant: `peak` throughout; linear / cosine: decay from `peak` to 0;
     onecycle: linear warm-up over the first 20 % of steps, then linear decay to 0.
     """
-    t = torch.arange(steps, dtype=torch.float64, device="cpu")  # on the host whatever the default device
+    # Made on `device` (never the default one), in float64 then rounded: no host-to-device copy per lesson,
+    # which from pageable memory would wait for the device.
+    t = torch.arange(steps, dtype=torch.float64, device=device)
     if kind == "constant":
-        lrs = torch.full((steps,), peak, dtype=torch.float64, device="cpu")
+        lrs = torch.full((steps,), peak, dtype=torch.float64, device=device)
     elif kind == "linear":
         lrs = peak * (1 - t / steps)
     elif kind == "cosine":
@@ -28,4 +30,4 @@ def learning_rates(kind: str, peak: float, steps: int, device: torch.device | st
         lrs = torch.where(t < warm, peak * (t + 1) / warm, peak * (steps - t) / max(1, steps - warm))
     else:
         raise ValueError(f"unknown schedule {kind!r}; known: {', '.join(SCHEDULES)}")
-    return lrs.to(device=device, dtype=torch.float32)
+    return lrs.to(torch.float32)
