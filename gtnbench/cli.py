@@ -579,6 +579,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         load_costs,
         make_plan,
         needed_keys,
+        plan_json,
         rows,
         save_costs,
         split_sizes,
@@ -609,6 +610,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         console.print(f"on {args.workers} workers: at best {format_seconds(plan.seconds / args.workers)} (if the "
                       "device has room for them all)")  # fmt: skip
     console.print(f"[dim]left out: {LEFT_OUT}; training-step costs are measured after a warm-up call[/]")
+    if args.out:
+        from gtnbench.store import write_json_atomic
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(args.out), {**plan_json(plan), "suite": config.name, "scale": config.scale,
+                                           "command": sys.argv, "left_out": LEFT_OUT})  # fmt: skip
+        err_console.print(f"wrote {args.out}")
     return 0
 
 
@@ -621,12 +629,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table = Table(title=f"gtnbench doctor on {device} (precision {args.precision})")
     for column in ("check", "result", "measured", "expected"):
         table.add_column(column, overflow="fold")
-    failed = 0
+    checks = []
     for check in run_checks(device, args.precision):
-        failed += not check.passed
+        checks.append(check)
         table.add_row(check.name, "[green]ok[/]" if check.passed else "[red]FAILED[/]", check.measured, check.expected)
     console.print(table)
+    failed = sum(not check.passed for check in checks)
     console.print("all checks passed" if not failed else f"[red]{failed} check(s) failed[/]")
+    if args.out:
+        from dataclasses import asdict
+
+        from gtnbench.bench import environment
+        from gtnbench.store import write_json_atomic
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(args.out), {"environment": environment(device), "command": sys.argv,
+                                           "date": time.strftime("%Y-%m-%d"), "precision_policy": args.precision,
+                                           "passed": not failed, "checks": [asdict(c) for c in checks]})  # fmt: skip
+        err_console.print(f"wrote {args.out}")
     return 1 if failed else 0
 
 
@@ -712,6 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data folder, for the split sizes (default: $GTNBENCH_DATA, else the cache)")
     p.add_argument("--costs", metavar="FILE", help="per-unit costs measured before (skips what they hold)")
     p.add_argument("--save-costs", metavar="FILE", help="write the costs used (to plan on another machine)")
+    p.add_argument("--out", metavar="FILE", help="also write the plan as JSON (per method, with the device)")
     p.add_argument("--workers", type=int, default=1, help="also show the time on N workers, at best (default 1)")
     _precision_flag(p)
     p.set_defaults(func=cmd_plan)
@@ -722,6 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "against float64, the sync audit of the hot loops, and one learner step's throughput. "
                        "Prints a table; exits 1 when a check fails.")  # fmt: skip
     p.add_argument("--device", help="torch device (default: cuda if available)")
+    p.add_argument("--out", metavar="FILE", help="also write the checks, with the environment, as JSON")
     _precision_flag(p)
     p.set_defaults(func=cmd_doctor)
 
@@ -891,3 +913,6 @@ def main(argv: list[str] | None = None) -> int:
     except GtnbenchError as error:
         err_console.print(f"gtnbench: error: {error}", markup=False, highlight=False, soft_wrap=True)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C or SIGINT (a timeout): what was written stays (a run: `interrupted`)
+        err_console.print(f"gtnbench {args.command}: interrupted", highlight=False)
+        return 130

@@ -596,6 +596,15 @@ def budget_estimator(config: SuiteConfig, costs: Costs, sizes: Sizes) -> Callabl
     return estimate
 
 
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as data: estimated seconds per method and in all, on which device, from which sizes."""
+    return {"format": "gtnbench-plan-1", "device": plan.costs.device, "device_name": plan.costs.device_name,
+            "precision": plan.costs.precision, "sizes_from": plan.sizes_from, "seconds": plan.seconds,
+            "complete": plan.complete,
+            "methods": [{"method": m.method, "trials": m.trials, "seconds": m.seconds, "unmodelled": m.unmodelled}
+                        for m in plan.methods]}  # fmt: skip
+
+
 def rows(plan: Plan) -> Iterator[tuple[str, int, str, str, str]]:
     """Table rows: method, trials, estimate per trial, estimate in all, what is not estimated."""
     for entry in plan.methods:

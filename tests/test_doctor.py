@@ -1,15 +1,21 @@
 """`gtnbench doctor` passes on a CPU, explains each check, and fails loudly when a check fails."""
 
+import json
+
 from gtnbench import doctor
 from gtnbench.cli import main
 
 
-def test_doctor_passes_on_the_cpu_and_says_what_it_measured(capsys):
-    assert main(["doctor", "--device", "cpu"]) == 0
+def test_doctor_passes_on_the_cpu_and_says_what_it_measured(capsys, tmp_path):
+    assert main(["doctor", "--device", "cpu", "--out", str(tmp_path / "doctor.json")]) == 0
     out = capsys.readouterr().out
     for name in ("precision probe", "meta-gradient", "plain training", "sync audit", "throughput", "environment"):
         assert name in out
     assert "all checks passed" in out
+    saved = json.loads((tmp_path / "doctor.json").read_text())
+    assert saved["passed"] and saved["environment"]["precision"]["policy"] == "ieee"
+    assert {"meta-gradient: float32 on the device vs CPU float64", "throughput: one MNIST learner step (paper widths, "
+            "batch 128)"} <= {check["name"] for check in saved["checks"]}  # fmt: skip
 
 
 def test_a_failed_check_fails_the_command(monkeypatch, capsys):

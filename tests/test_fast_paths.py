@@ -162,6 +162,7 @@ def test_a_grid_trained_together_gives_the_grid_trained_one_after_another():
     lessons = [RealDataTeacher(data.train, 16, lr, m, s).lesson(6, torch.Generator().manual_seed(0))
                for lr, m, s in grid]  # fmt: skip
     states = real.train_configurations(learner, initial_params(learner), lessons)
+    assert learner.channels_last  # switched off under vmap only, and back
     for lesson, state in zip(lessons, states):
         expected = train(learner, initial_params(learner), lesson).state
         for name, value in expected.params.items():

@@ -112,9 +112,14 @@ def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tm
     suite = tmp_path / "g.toml"
     suite.write_text(GTN_SUITE)
     costs = tmp_path / "costs.json"
-    assert main(["plan", str(suite), "--scale", "smoke", "--device", "cpu", "--save-costs", str(costs)]) == 0
+    written = tmp_path / "plan.json"
+    assert main(["plan", str(suite), "--scale", "smoke", "--device", "cpu", "--save-costs", str(costs),
+                 "--out", str(written)]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "real-fewstep" in out and "gtn" in out and "all" in out
+    as_data = json.loads(written.read_text())
+    assert as_data["device"] == "cpu" and as_data["complete"] and as_data["scale"] == "smoke"
+    assert as_data["seconds"] > 0 and as_data["seconds"] == pytest.approx(sum(m["seconds"] for m in as_data["methods"]))
     saved = plan.load_costs(costs)
     assert saved.device == "cpu" and len(saved.seconds) >= 4 and all(v > 0 for v in saved.seconds.values())
     assert json.loads(costs.read_text())["precision"]["policy"] == "ieee"

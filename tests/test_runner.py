@@ -2,6 +2,7 @@ import pytest
 from rich.console import Console
 
 from gtnbench import methods, runner
+from gtnbench.cli import main
 from gtnbench.errors import StoreError
 from gtnbench.store import read_run
 from gtnbench.suite import expand, load_suite
@@ -57,6 +58,22 @@ def test_interrupt_then_resume_finishes_without_duplicates(tiny_suite, tiny_mnis
     all_ids = [t.id for t in expand(load_suite(tiny_suite).at("smoke"))]
     assert sorted(r["trial"] for r in records) == sorted(all_ids)
     assert summary.done_before == 1 and read_run(tmp_path / "run").manifest["status"] == "completed"
+
+
+def test_an_interrupted_command_says_so_in_one_line_and_keeps_what_it_wrote(tiny_suite, tiny_mnist, tmp_path,
+                                                                              monkeypatch, capsys):  # fmt: skip
+    def interrupted(trial, method, context):
+        raise KeyboardInterrupt  # what Ctrl-C or `timeout -s INT` raises
+
+    monkeypatch.setitem(methods.TRIAL_FUNCTIONS, "real", interrupted)
+    code = main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
+                 "--out", str(tmp_path / "run")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted" in err and "--resume" in err and "Traceback" not in err
+    assert read_run(tmp_path / "run").manifest["status"] == "interrupted"
+    monkeypatch.setattr("gtnbench.doctor.run_checks", lambda device, policy: interrupted(None, None, None))
+    assert main(["doctor", "--device", "cpu"]) == 130  # any other command: one line, no traceback
+    assert capsys.readouterr().err.strip() == "gtnbench doctor: interrupted"
 
 
 def test_a_failing_trial_is_recorded_and_the_run_goes_on(tiny_suite, tiny_mnist, tmp_path, monkeypatch):

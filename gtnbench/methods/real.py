@@ -16,7 +16,7 @@ from torch.func import grad, vmap
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.device import synchronize
 from gtnbench.methods.base import TrialContext, TrialResult
-from gtnbench.models.learners import LearnerSpec, build_learner
+from gtnbench.models.learners import LearnerSpec, build_learner, vmappable
 from gtnbench.models.norm import Stats
 from gtnbench.suite import RealMethod, Trial
 from gtnbench.teachers.base import Lesson, Teacher
@@ -126,8 +126,6 @@ def train_configurations(learner: torch.nn.Module, params: Params, lessons: list
     momentum as `train`, hence the same numbers up to the order in which batched kernels add."""
     layout = ParamLayout.of(params)
     count = len(lessons)
-    if hasattr(learner, "channels_last"):
-        learner.channels_last = False
     flat = layout.flatten(params).detach().expand(count, -1).clone()
     momenta = torch.zeros_like(flat)
     lrs = torch.stack([lesson.lrs for lesson in lessons])[:, :, None]  # [configs, steps, 1]
@@ -144,7 +142,8 @@ def train_configurations(learner: torch.nn.Module, params: Params, lessons: list
     for t in range(lessons[0].steps):
         with torch.no_grad():
             x, y = batch(t)
-        gradient, stats = gradients(flat, stats, x, y)
+        with vmappable(learner):
+            gradient, stats = gradients(flat, stats, x, y)
         momenta = steps_momenta[:, t] * momenta + gradient
         flat = flat - lrs[:, t] * momenta
         if observe is not None and t + 1 in observe_at:

@@ -7,6 +7,8 @@ parameters as a dict of tensors passed to torch.func.functional_call.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -43,7 +45,7 @@ class MnistLearner(nn.Module):
                    MeanOnlyBatchNorm(fc, device), nn.LeakyReLU(LEAKY_SLOPE),
                    linear(fc, num_classes, generator, weight_norm, device)]  # fmt: skip
         self.features = nn.Sequential(*layers)
-        self.channels_last = True  # off under vmap, which cannot clone into channels-last
+        self.channels_last = True  # off under vmap (see vmappable)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # One-channel images give the first convolution nothing to lay out channels-last; its output,
@@ -55,6 +57,20 @@ class MnistLearner(nn.Module):
         for layer in rest:
             x = layer(x)
         return x
+
+
+@contextmanager
+def vmappable(learner: nn.Module) -> Iterator[nn.Module]:
+    """The learner with its channels-last conversion off for the duration (vmap cannot clone into
+    channels-last); a learner without one is left as it is."""
+    before = getattr(learner, "channels_last", None)
+    if before is not None:
+        learner.channels_last = False
+    try:
+        yield learner
+    finally:
+        if before is not None:
+            learner.channels_last = before
 
 
 class CifarLearner(nn.Module):

@@ -1,0 +1,55 @@
+"""tools/gpu-first-run: the script parses, and its summary puts what the phases wrote beside the goals
+(synthetic phase outputs; the script itself is rehearsed on a CPU, see its README)."""
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parent.parent / "tools" / "gpu-first-run"
+
+
+def summarize():
+    spec = importlib.util.spec_from_file_location("summarize", TOOL / "summarize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", ["run.sh", "prepare.sh"])
+def test_the_scripts_parse(script):
+    assert subprocess.run(["bash", "-n", str(TOOL / script)], capture_output=True).returncode == 0
+
+
+def bench_file(folder: Path, name: str, rows: list[dict]) -> None:
+    (folder / name).write_text(json.dumps({"environment": {"device_name": "NVIDIA H200", "versions": {"torch": "2.11"}},
+                                           "results": rows}))  # fmt: skip
+
+
+def test_the_summary_sets_measurements_beside_the_goals_and_leaves_the_unmeasured_null(tmp_path):
+    bench_file(tmp_path, "bench_gtn.json", [
+        {"benchmark": "gtn-learner-on-gtn", "inner_steps": 32, "seconds_median": 0.018, "launches_per_step": 119},
+        {"benchmark": "gtn-outer-iteration", "inner_steps": 32, "seconds_median": 0.075}])  # fmt: skip
+    bench_file(tmp_path, "bench_nb201.json", [{"benchmark": "nb201-one-at-a-time", "seconds_median": 2.0,
+                                               "archs_per_second": 3.5}])  # fmt: skip
+    bench_file(tmp_path, "bench_learner.json", [{"benchmark": "learner-train", "learner": "mnist-paper",
+                                                 "seconds_median": 0.02}])  # fmt: skip
+    bench_file(tmp_path, "bench_learner_graphs.json", [{"benchmark": "learner-train", "learner": "mnist-paper",
+                                                        "seconds_median": 0.01}])  # fmt: skip
+    (tmp_path / "doctor_ieee.json").write_text(json.dumps({"passed": True, "environment": {"device_name": "H200"},
+                                                           "checks": [{"name": "probe", "passed": True, "measured": "1e-7"}]}))  # fmt: skip
+    (tmp_path / "phases.jsonl").write_text(json.dumps({"phase": "bench-gtn", "rc": 0, "start": 10.0, "end": 12.0}) + "\n"
+                                           + json.dumps({"phase": "plan", "skipped": True}) + "\n")  # fmt: skip
+    (tmp_path / "gpu_util.csv").write_text("9.5,0, 100\n10.5,40, 900\n11.5,60, 900\n12.5,5, 900\n")
+    summary = summarize().main(tmp_path, None)
+    goals = summary["goals"]
+    assert goals["learner_on_gtn_32_steps_ms"] == {"measured": 18.0, "goal": 20.0, "met": True,
+                                                   "launches_per_step": 119, "device_syncs": None,
+                                                   "peak_memory_mb": None}  # fmt: skip
+    assert goals["outer_iteration_T32_ms"]["met"] is False and goals["nb201_cells_per_second"]["met"] is False
+    assert summary["levers"]["cuda_graphs_plain_loop"]["mnist-paper"]["speed_up"] == 2.0
+    assert summary["levers"]["vmapped_grid"] is None and summary["doctor"]["tf32"] is None
+    assert summary["gpu_busy_percent"] == {"bench-gtn": 50.0}
+    assert (tmp_path / "summary.md").read_text().startswith("# First GPU run: H200")
