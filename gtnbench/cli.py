@@ -599,13 +599,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.save_costs:
         save_costs(costs, Path(args.save_costs))
         err_console.print(f"wrote {args.save_costs}")
+    recorded, recorded_on = _recorded(Path(args.against), config) if args.against else (None, None)
     table = Table(title=f"plan: {config.name} at scale {config.scale} on {costs.device_name} ({sizes_from})")
-    for column in ("method", "trials", "per trial", "in all", "not estimated"):
+    for column in ("method", "trials", "per trial", "in all", *(("recorded",) if recorded else ()), "not estimated"):
         table.add_column(column, overflow="fold")
     for method, count, per_trial, total, note in rows(plan):
-        table.add_row(method, str(count), per_trial, total, note)
-    table.add_row("[bold]all[/]", str(len(trials)), "", f"[bold]{format_seconds(plan.seconds)}[/]", "")
+        took = (format_seconds(recorded[method]) if method in recorded else "–",) if recorded else ()
+        table.add_row(method, str(count), per_trial, total, *took, note)
+    took = (f"[bold]{format_seconds(sum(recorded.values()))}[/]",) if recorded else ()
+    table.add_row("[bold]all[/]", str(len(trials)), "", f"[bold]{format_seconds(plan.seconds)}[/]", *took, "")
     console.print(table)
+    if recorded:
+        console.print(f"estimate / recorded: {plan.seconds / max(sum(recorded.values()), 1e-9):.2f} (the finished "
+                      f"trials of {args.against}, on {recorded_on})")  # fmt: skip
     if args.workers > 1:
         console.print(f"on {args.workers} workers: at best {format_seconds(plan.seconds / args.workers)} (if the "
                       "device has room for them all)")  # fmt: skip
@@ -614,10 +620,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
         from gtnbench.store import write_json_atomic
 
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        against = {"recorded": {"run": args.against, "device_name": recorded_on, "seconds": recorded}} if recorded else {}
         write_json_atomic(Path(args.out), {**plan_json(plan), "suite": config.name, "scale": config.scale,
-                                           "command": sys.argv, "left_out": LEFT_OUT})  # fmt: skip
+                                           "command": sys.argv, "left_out": LEFT_OUT, **against})  # fmt: skip
         err_console.print(f"wrote {args.out}")
     return 0
+
+
+def _recorded(run: Path, config) -> tuple[dict[str, float], str]:
+    """Seconds per method that `run` (a run of the planned suite and scale) recorded, and its device."""
+    from gtnbench.plan import recorded_seconds
+    from gtnbench.store import read_run
+
+    contents = read_run(run)
+    made = (contents.manifest.get("suite"), contents.manifest.get("scale"))
+    if made != (config.name, config.scale):
+        raise GtnbenchError(f"--against {run}: a run of {made[0]} at scale {made[1]}, not of {config.name} at "
+                            f"scale {config.scale}")  # fmt: skip
+    return recorded_seconds(contents.records), contents.manifest.get("device_name", "?")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -733,6 +753,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--costs", metavar="FILE", help="per-unit costs measured before (skips what they hold)")
     p.add_argument("--save-costs", metavar="FILE", help="write the costs used (to plan on another machine)")
     p.add_argument("--out", metavar="FILE", help="also write the plan as JSON (per method, with the device)")
+    p.add_argument("--against", metavar="RUN", help="a finished run of this suite and scale: show the seconds its "
+                   "trials took beside the estimate")  # fmt: skip
     p.add_argument("--workers", type=int, default=1, help="also show the time on N workers, at best (default 1)")
     _precision_flag(p)
     p.set_defaults(func=cmd_plan)

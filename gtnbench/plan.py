@@ -596,6 +596,17 @@ def budget_estimator(config: SuiteConfig, costs: Costs, sizes: Sizes) -> Callabl
     return estimate
 
 
+def recorded_seconds(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds a run's finished trials took, per method (a trial's latest record counts: a retried
+    trial's earlier failure does not)."""
+    latest = {record["trial"]: record for record in records}
+    seconds: dict[str, float] = {}
+    for record in latest.values():
+        if record.get("status") == "ok":
+            seconds[record["method"]] = seconds.get(record["method"], 0.0) + float(record.get("seconds") or 0.0)
+    return seconds
+
+
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The plan as data: estimated seconds per method and in all, on which device, from which sizes."""
     return {"format": "gtnbench-plan-1", "device": plan.costs.device, "device_name": plan.costs.device_name,

@@ -131,6 +131,25 @@ def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tm
     assert "measured" not in capsys.readouterr().err
 
 
+def test_a_plan_sets_what_a_finished_run_of_the_suite_took_beside_its_estimate(tmp_path, capsys):
+    suite = tmp_path / "g.toml"
+    suite.write_text(GTN_SUITE)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"suite": "tiny", "scale": "smoke", "device_name": "a CPU"}))
+    records = [{"trial": "gtn/steps=2/seed=0", "method": "gtn", "status": "failed", "seconds": 100.0},
+               {"trial": "gtn/steps=2/seed=0", "method": "gtn", "status": "ok", "seconds": 3.0},
+               {"trial": "real-fewstep/steps=4/seed=0", "method": "real-fewstep", "status": "ok", "seconds": 0.5}]
+    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert plan.recorded_seconds(records) == {"gtn": 3.0, "real-fewstep": 0.5}  # the retried trial counts once
+    out = tmp_path / "plan.json"
+    assert main(["plan", str(suite), "--device", "cpu", "--against", str(run), "--out", str(out)]) == 0
+    assert "recorded" in capsys.readouterr().out and json.loads(out.read_text())["recorded"]["seconds"]["gtn"] == 3.0
+    (run / "manifest.json").write_text(json.dumps({"suite": "other", "scale": "smoke"}))
+    assert main(["plan", str(suite), "--device", "cpu", "--against", str(run)]) == 2
+    assert "a run of other at scale smoke, not of tiny" in capsys.readouterr().err
+
+
 def test_a_bad_costs_file_or_duration_is_one_clear_line(tmp_path):
     bad = tmp_path / "bench.json"
     bad.write_text('{"results": []}')
