@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -593,13 +595,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     trials = expand(config)
     sizes, sizes_from = split_sizes(config, resolve_data_root(args.data_root), device)
     known = load_costs(Path(args.costs)) if args.costs else None
+    recorded, recorded_on = _recorded(Path(args.against), config) if args.against else (None, None)
+    keep = (lambda measured: save_costs(measured, Path(args.save_costs))) if args.save_costs else (lambda _: None)
     costs = calibrate(needed_keys(works(config, trials, sizes)), device, known,
-                      log=lambda line: err_console.print(f"  {line}", highlight=False))  # fmt: skip
+                      log=lambda line: err_console.print(f"  {line}", highlight=False), measured=keep)  # fmt: skip
     plan = make_plan(config, trials, sizes, sizes_from, costs)
     if args.save_costs:
         save_costs(costs, Path(args.save_costs))
         err_console.print(f"wrote {args.save_costs}")
-    recorded, recorded_on = _recorded(Path(args.against), config) if args.against else (None, None)
     table = Table(title=f"plan: {config.name} at scale {config.scale} on {costs.device_name} ({sizes_from})")
     for column in ("method", "trials", "per trial", "in all", *(("recorded",) if recorded else ()), "not estimated"):
         table.add_column(column, overflow="fold")
@@ -637,7 +640,10 @@ def _recorded(run: Path, config) -> tuple[dict[str, float], str]:
     if made != (config.name, config.scale):
         raise GtnbenchError(f"--against {run}: a run of {made[0]} at scale {made[1]}, not of {config.name} at "
                             f"scale {config.scale}")  # fmt: skip
-    return recorded_seconds(contents.records), contents.manifest.get("device_name", "?")
+    where = contents.manifest.get("device_name", "?")
+    if contents.manifest.get("status") != "completed":
+        where += f"; the run is {contents.manifest.get('status', 'unfinished')}: its unfinished trials count 0"
+    return recorded_seconds(contents.records), where
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -928,13 +934,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (a batch system's time limit, `timeout`, `kill`) stops a command as Ctrl-C does.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return args.func(args)
     except GtnbenchError as error:
         err_console.print(f"gtnbench: error: {error}", markup=False, highlight=False, soft_wrap=True)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C or SIGINT (a timeout): what was written stays (a run: `interrupted`)
+    except KeyboardInterrupt:  # what was written stays (a run is `interrupted`, a bench file keeps its rows)
         err_console.print(f"gtnbench {args.command}: interrupted", highlight=False)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

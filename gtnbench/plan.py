@@ -149,23 +149,7 @@ def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
         work.add(("eval", meta, shape), evaluations * (sizes.val + sizes.test)
                  + len(_curve_points(T)) * (sizes.val + sizes.test))  # fmt: skip
     elif trial.kind in ("nb201-train", CALIBRATE) and isinstance(method, NB201Train):
-        source = config.methods.get(method.gtn) if method.teacher == "gtn" else None
-        batch = source.batch_size if isinstance(source, GTNMethod) else method.batch_size
-        cell = _cell_key(config, method, shape, batch)
-        constant = all(s == "constant" for s in method.schedule)
-        steps = max(method.steps) if constant else sum(method.steps)
-        readout = (method.eval_size or sizes.val) * len(method.steps)
-        cells = 1
-        if trial.kind == CALIBRATE:
-            cells = method.calibration.count * len(method.lr) * len(method.momentum) * len(method.schedule)
-        work.add(("cell", *cell), cells * steps)
-        work.add(("cell-eval", *cell), cells * readout)
-        if method.augment and method.teacher != "gtn":
-            work.add(("augment", shape, batch), cells * steps)
-        if isinstance(source, GTNMethod):
-            work.add(("generate", _generator_key(source), shape), steps)
-        elif method.teacher == "gtn":
-            work.unmodelled = "a GTN teacher loaded from a checkpoint (its generator's size is not in the suite)"
+        nas_training_work(config, trial, method, sizes, work)
     elif trial.kind == "nb201-free" and isinstance(method, NB201Free):
         work.add(("free", *_cell_key(config, method, shape, method.batch_size)), 1)
     elif isinstance(method, SET_METHODS):
@@ -177,29 +161,87 @@ def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
     return work
 
 
+FROM_CHECKPOINT = "a GTN or set checkpoint whose size is not known before the run"
+
+
+def nas_training_work(config: SuiteConfig, trial: Trial, method: NB201Train, sizes: Sizes, work: TrialWork) -> None:
+    """A train-based NAS proxy (methods/nb201.py): each network trains on its teacher and is read out at
+    every budget. A GTN teaches one run of max(steps) at its own batch size; on real data or a set, a
+    constant-lr configuration trains once for max(steps) and a decaying one once per budget (for a judged
+    trial, whose configuration the calibration chooses, as if the most costly were chosen)."""
+    shape = sizes.image_shape
+    readout = (method.eval_size or sizes.val) * len(method.steps)
+    if method.teacher == "gtn":
+        source = config.methods.get(method.gtn or "")
+        if not isinstance(source, GTNMethod):
+            work.unmodelled = FROM_CHECKPOINT
+            return
+        cell, steps = _cell_key(config, method, shape, source.batch_size), max(method.steps)
+        work.add(("cell", *cell), steps)
+        work.add(("cell-eval", *cell), readout)
+        work.add(("generate", _generator_key(source), shape), steps)
+        return
+    batch = method.batch_size
+    if method.teacher == "set":
+        source = config.methods.get(method.set or "")
+        counts = set_counts_of(config, method if method.checkpoint else source, sizes)
+        if counts is None:
+            work.unmodelled = FROM_CHECKPOINT
+            return
+        batch = min(batch, sum(counts))  # a set smaller than a batch is handed whole (FixedSetTeacher)
+    cell = _cell_key(config, method, shape, batch)
+
+    def run_steps(schedule: str) -> int:
+        return max(method.steps) if schedule == "constant" else sum(method.steps)
+
+    if trial.kind == CALIBRATE:
+        runs = method.calibration.count * len(method.lr) * len(method.momentum)
+        steps, readouts = runs * sum(run_steps(s) for s in method.schedule), runs * len(method.schedule)
+    else:
+        steps, readouts = max(run_steps(s) for s in method.schedule), 1
+    work.add(("cell", *cell), steps)
+    work.add(("cell-eval", *cell), readouts * readout)
+    if method.augment:
+        work.add(("augment", shape, batch), steps)
+
+
+def set_counts_of(config: SuiteConfig, method: SizedSet | GTNSetMethod | NB201Train,
+                  sizes: Sizes) -> list[int] | None:  # fmt: skip
+    """Images per class of the set a method makes (a GTN's lesson: T x B in one count) or loads from its
+    `checkpoint` (read from the file); None when that is not known before the run (a GTN checkpoint, a
+    set file not there yet)."""
+    from gtnbench.data.image_set import load_image_set
+    from gtnbench.errors import DataError
+    from gtnbench.methods.sets import learned_per_class, set_counts
+
+    if method.checkpoint:
+        try:
+            return load_image_set(Path(method.checkpoint)).per_class()
+        except DataError:
+            return None
+    if isinstance(method, GTNSetMethod):
+        source = config.methods.get(method.gtn or "")
+        return [source.inner_steps * source.batch_size] if isinstance(source, GTNMethod) else None
+    counts = set_counts(method, config.set_evaluation, sizes.classes)
+    return [learned_per_class(counts)] * sizes.classes if isinstance(method, (DMMethod, DCMethod)) else counts
+
+
 def small_set_work(config: SuiteConfig, trial: Trial, method: SizedSet | GTNSetMethod, sizes: Sizes,
                    work: TrialWork) -> None:  # fmt: skip
     """A small-set trial: its protocol's tuned training on the set (methods/teachers.py evaluate_set) and,
     for the trial that makes the set, the making (a coreset's feature learner and embedding of the
     training split, DM's or DC's iterations; a random subset or a GTN's lesson costs next to nothing)."""
     from gtnbench.distill.dc import DCConfig
-    from gtnbench.methods.sets import learned_per_class, set_counts
     from gtnbench.methods.teachers import protocol_settings, protocol_steps
 
     learner = _learner_key(method.learner or config.learner)
-    shape, evaluation = sizes.image_shape, config.set_evaluation
+    shape = sizes.image_shape
     protocol = protocol_of(trial.budget)
-    settings = protocol_settings(evaluation, protocol)
-    if isinstance(method, GTNSetMethod):
-        source = config.methods.get(method.gtn or "")
-        if not isinstance(source, GTNMethod):
-            work.unmodelled = "a set from a checkpoint (its size is not in the suite)"
-            return
-        counts = [source.inner_steps * source.batch_size]
-    else:
-        counts = set_counts(method, evaluation, sizes.classes)
-        if isinstance(method, (DMMethod, DCMethod)):
-            counts = [learned_per_class(counts)] * sizes.classes
+    settings = protocol_settings(config.set_evaluation, protocol)
+    counts = set_counts_of(config, method, sizes)
+    if counts is None:
+        work.unmodelled = FROM_CHECKPOINT
+        return
     size = sum(counts)
     steps = protocol_steps(protocol, settings, size)
     configurations = len(settings.lr) * len(settings.momentum) * len(settings.schedule)
@@ -372,7 +414,7 @@ def _coreset_unit(key: Key, device: str) -> float:
         x = torch.randn(FEATURE_CHUNK, *shape, device=device)
         return _timed(lambda: features_of(network, params, x), device) / FEATURE_CHUNK
     dim = features_of(network, params, torch.randn(2, *shape, device=device)).shape[1]
-    points = torch.randn(class_size, dim, generator=torch.Generator().manual_seed(0)).to(device)
+    points = torch.randn(class_size, dim, generator=torch.Generator().manual_seed(0))  # selection runs on the CPU
     if selection == "herding":
         return _timed(lambda: herding_order(points, count), device)
     return _timed(lambda: kmeans_representatives(points, count, 0), device)
@@ -396,7 +438,14 @@ def _set_iteration(key: Key, device: str) -> float:
         matcher_type = GradientMatching
     data = random_dataset(tuple(shape), 20 * max(per_class, real_per_class), device)
     matcher = matcher_type(data, _learner_spec(learner), config, 0)
-    return _timed(matcher.step, device)
+    if what == "dm":
+        return _timed(matcher.step, device)
+    # A DC iteration is `outer` image updates with `inner` epochs of network training between them: timed
+    # apart (one of each) and composed, as a whole iteration can take minutes.
+    network, params = matcher.fresh_network()
+    update = _timed(lambda: matcher.update_images(network, params), device)
+    epoch = _timed(lambda: matcher.train_network(network, params, 1), device)
+    return outer * update + (outer - 1) * inner * epoch
 
 
 @dataclass
@@ -474,8 +523,10 @@ def needed_keys(all_work: dict[str, TrialWork]) -> list[Key]:
 
 
 def calibrate(keys: list[Key], device: str, known: Costs | None = None,
-              log: Callable[[str], None] = lambda message: None) -> Costs:  # fmt: skip
-    """Measure every key `known` does not hold yet (each a warm-up and a timed call)."""
+              log: Callable[[str], None] = lambda message: None,
+              measured: Callable[[Costs], None] = lambda costs: None) -> Costs:  # fmt: skip
+    """Measure every key `known` does not hold yet (each a warm-up and a timed call); `measured` is
+    called after each one (to save what an interruption would otherwise lose)."""
     from gtnbench.device import precision_settings
     from gtnbench.environment import device_name
 
@@ -486,6 +537,7 @@ def calibrate(keys: list[Key], device: str, known: Costs | None = None,
             costs.seconds[key] = measure(key, device)
             log(f"measured {key[0]} {_describe(key)}: {costs.seconds[key] * 1000:.3f} ms per unit "
                 f"({time.perf_counter() - start:.1f} s)")  # fmt: skip
+            measured(costs)
     return costs
 
 

@@ -93,6 +93,57 @@ features = { steps = 5, batch_size = 16 }
     assert not making & {k[0] for k in work["subset-2/steps=4/seed=0"]}
 
 
+def test_sets_from_checkpoints_proxies_taught_by_sets_and_tuning_runs_are_counted_as_they_run(tmp_path):
+    import torch
+
+    from gtnbench.data.image_set import ImageSet, save_image_set
+
+    saved = save_image_set(ImageSet(torch.zeros(6, 1, 28, 28), torch.tensor([0, 0, 1, 1, 2, 2]), "dm", "mnist", 0),
+                           tmp_path / "set.pt")  # fmt: skip
+    text = SET_SUITE + f"""
+[methods.loaded]
+kind = "dm"
+checkpoint = "{saved}"
+
+[methods.lost]
+kind = "subset"
+checkpoint = "{tmp_path / 'missing.pt'}"
+
+[nb201]
+architectures = {{ count = 3 }}
+
+[methods.proxy]
+kind = "nb201-train"
+teacher = "set"
+set = "subset-2"
+steps = [2, 8]
+batch_size = 64
+lr = [0.05, 0.1]
+schedule = ["constant", "cosine"]
+calibration = {{ count = 2 }}
+
+[methods.gtn-file]
+kind = "nb201-train"
+teacher = "gtn"
+checkpoint = "{tmp_path / 'gtn.pt'}"
+steps = [4]
+"""
+    config = parse_suite(tmp_path / "s.toml", text + "[scales.smoke]\n").at("smoke")
+    sizes = plan.Sizes(1000, 100, 100, (1, 28, 28))
+    work = {t.id: plan.trial_work(config, t, sizes) for t in expand(config)}
+    loaded = work["loaded/steps=4/seed=0"]
+    assert not loaded.unmodelled and next(k for k in loaded.units if k[0] == "plain")[3] == 6  # the file's 6 images
+    assert not {"dm", "dc"} & {k[0] for k in loaded.units}  # a loaded set is not made again
+    assert work["lost/steps=4/seed=0"].unmodelled
+    taught = next(w for tid, w in work.items() if tid.startswith("gtn-file/"))
+    assert taught.unmodelled and taught.units == {}
+    calibration = next(w.units for tid, w in work.items() if tid.startswith("proxy/") and "calibrate" in tid)
+    cell = next(k for k in calibration if k[0] == "cell")
+    assert cell[3] == 20  # batch 64, but subset-2's set has 2 x 10 images: handed whole
+    # per cell and (lr, momentum): the constant run once for 8 steps, the cosine one per budget (2 + 8)
+    assert calibration[cell] == 2 * 2 * (8 + 10)
+
+
 @pytest.mark.parametrize("key", [
     ("dm", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 2, 4, ("flip",), "real"),
     ("dc", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 1, 2, 1, 4, 8, (), "noise"),

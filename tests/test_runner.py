@@ -1,3 +1,7 @@
+import os
+import signal
+import time
+
 import pytest
 from rich.console import Console
 
@@ -71,9 +75,16 @@ def test_an_interrupted_command_says_so_in_one_line_and_keeps_what_it_wrote(tiny
     err = capsys.readouterr().err
     assert code == 130 and "interrupted" in err and "--resume" in err and "Traceback" not in err
     assert read_run(tmp_path / "run").manifest["status"] == "interrupted"
-    monkeypatch.setattr("gtnbench.doctor.run_checks", lambda device, policy: interrupted(None, None, None))
-    assert main(["doctor", "--device", "cpu"]) == 130  # any other command: one line, no traceback
+
+    def terminated(device, policy):
+        os.kill(os.getpid(), signal.SIGTERM)  # a batch system's time limit
+        time.sleep(5)
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr("gtnbench.doctor.run_checks", terminated)
+    assert main(["doctor", "--device", "cpu"]) == 130  # any command: one line, no traceback
     assert capsys.readouterr().err.strip() == "gtnbench doctor: interrupted"
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is main()'s only while it runs
 
 
 def test_a_failing_trial_is_recorded_and_the_run_goes_on(tiny_suite, tiny_mnist, tmp_path, monkeypatch):

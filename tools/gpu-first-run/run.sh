@@ -4,14 +4,14 @@
 # On the GPU machine, from the root of a checkout that carries .carry/ (tools/gpu-first-run/prepare.sh):
 #     OUT=<folder> bash tools/gpu-first-run/run.sh
 # Rehearsal on a CPU (tiny sizes, the smoke scale, this machine's own pydantic and data; 3-4 minutes):
-#     DRY=1 DEVICE=cpu BUDGET=400 OUT=/tmp/gpu-first-run bash tools/gpu-first-run/run.sh
+#     DRY=1 DEVICE=cpu BUDGET=540 OUT=/tmp/gpu-first-run PY=python bash tools/gpu-first-run/run.sh
 # SKIP="name ..." skips phases by name (see the list below).
 #
 # Every phase is its own process under `timeout -s INT` at min(its limit, the time left less what the
 # later phases are promised), so a phase that hangs, poisons the CUDA context or runs out of memory
 # costs only its own slice. Each phase writes its results into $OUT as it goes (the gtnbench commands
 # write their JSON files incrementally): a cut-off run still brings back everything measured up to the
-# cut. $OUT ends with summary.json and summary.md (tools/gpu-first-run/summarize.py), log.txt,
+# cut (plan saves its costs after each measured unit). $OUT ends with summary.json and summary.md (tools/gpu-first-run/summarize.py), log.txt,
 # phases.jsonl, gpu_util.csv (nvidia-smi, every 0.5 s) and runs.tar.gz (the suite run, without .pt files).
 set -u
 T0=$(date +%s)
@@ -29,6 +29,8 @@ rm -rf "$SCRATCH"
 mkdir -p "$OUT" "$SCRATCH/runs"
 OUT=$(cd "$OUT" && pwd)
 exec > >(tee -a "$OUT/log.txt") 2>&1
+TEE=$!
+export PY OUT SCRATCH
 
 left() { echo $((DEADLINE - $(date +%s))); }
 stamp() { echo "[t=$(($(date +%s) - T0))s, $(left)s left]"; }
@@ -89,11 +91,12 @@ if [ "$DRY" = 1 ]; then
   GTN=(--steps 2 --repeats 1); LEARNER=(--steps 4 --repeats 1); NB201=(--steps 4 --channels 4 --cells 1 --archs 2 --repeats 1)
   GRID=(--steps 4 --configurations 2 --repeats 1); CIFAR=(--steps 4 --block-size 2 --repeats 1); SCALE=smoke
 else
-  GTN=(--repeats 5); LEARNER=(--repeats 5); NB201=(--archs 8 --repeats 1)
+  GTN=(--repeats 5); LEARNER=(--repeats 5); NB201=(--steps 128 --channels 16 --cells 5 --archs 8 --repeats 1)
   GRID=(--configurations 8 --repeats 3); CIFAR=(--steps 128 --block-size 16 --repeats 1); SCALE=quick
 fi
 RUN_SUITE=${RUN_SUITE:-mnist-fewstep}
-PLAN_SUITES=${PLAN_SUITES:-"mnist-fewstep cifar10-fewstep nb201-rankcorr nb201-gtn mnist-curriculum mnist-weightnorm mnist-transfer mnist-teachers cifar10-teachers nb201-teachers macro-rankcorr"}
+# the claim suites first, the small-set teachers (DC's calibration is the slowest) last
+PLAN_SUITES=${PLAN_SUITES:-"mnist-fewstep cifar10-fewstep nb201-rankcorr nb201-gtn macro-rankcorr mnist-curriculum mnist-weightnorm mnist-transfer mnist-teachers cifar10-teachers nb201-teachers"}
 
 # -- 1. can the device be trusted: precision read back and probed, meta-gradient and training vs float64, syncs -
 phase doctor 75 440 "${G[@]}" doctor --device "$DEVICE" --out "$OUT/doctor_ieee.json"
@@ -107,8 +110,8 @@ if [[ $DEVICE == cuda* ]]; then
   phase bench-learner-graphs 30 280 "${G[@]}" bench learner --device "$DEVICE" --cuda-graphs "${LEARNER[@]}" \
     --out "$OUT/bench_learner_graphs.json"
 fi
-phase cuda-tests 60 240 bash -c "$PY -m pytest -q -p no:cacheprovider tests/test_fast_paths.py tests/test_device.py \
-  tests/test_doctor.py tests/test_audit.py > '$OUT/pytest_cuda.txt' 2>&1; rc=\$?; tail -5 '$OUT/pytest_cuda.txt'; exit \$rc"
+phase cuda-tests 60 240 bash -c '"$PY" -m pytest -q -p no:cacheprovider tests/test_fast_paths.py tests/test_device.py \
+  tests/test_doctor.py tests/test_audit.py > "$OUT/pytest_cuda.txt" 2>&1; rc=$?; tail -5 "$OUT/pytest_cuda.txt"; exit $rc'
 phase doctor-tf32 45 215 "${G[@]}" doctor --device "$DEVICE" --precision tf32 --out "$OUT/doctor_tf32.json"
 # -- 4. what each suite's quick scale costs here (the costs file lets any machine plan for this GPU) -----------
 plan_all() {  # one suite after another, sharing the costs measured so far; stops at the first interruption
@@ -122,8 +125,8 @@ plan_all() {  # one suite after another, sharing the costs measured so far; stop
     [ -f "$OUT/costs.json" ] && costs=(--costs "$OUT/costs.json")
   done
 }
-phase plan 90 150 bash -c "$(declare -f plan_all); G=($PY -m gtnbench); PLAN_SUITES='$PLAN_SUITES'; \
-  SCALE=$SCALE; DEVICE=$DEVICE; OUT='$OUT'; plan_all"
+export PLAN_SUITES SCALE DEVICE
+phase plan 90 150 bash -c "$(declare -f plan_all)"'; G=("$PY" -m gtnbench); plan_all'
 # -- 5. a whole suite at its quick scale, stopped cleanly by --budget when it would not fit --------------------
 RUN_SECONDS=$(($(left) - 75))
 COSTS=(); [ -f "$OUT/costs.json" ] && COSTS=(--costs "$OUT/costs.json")
@@ -133,7 +136,9 @@ if ((RUN_SECONDS > 30)); then
 fi
 if [ -f "$SCRATCH/runs/$RUN_SUITE-$SCALE/manifest.json" ]; then
   phase report 25 30 "${G[@]}" report "$SCRATCH/runs/$RUN_SUITE-$SCALE" --quiet
-  phase check 10 20 bash -c "$PY -m gtnbench check '$SCRATCH/runs/$RUN_SUITE-$SCALE' > '$SCRATCH/runs/$RUN_SUITE-$SCALE/check.txt' 2>&1; tail -20 '$SCRATCH/runs/$RUN_SUITE-$SCALE/check.txt'"
+  export RUN_DIR=$SCRATCH/runs/$RUN_SUITE-$SCALE
+  phase check 10 20 bash -c '"$PY" -m gtnbench check "$RUN_DIR" > "$RUN_DIR/check.txt" 2>&1; rc=$?
+    tail -20 "$RUN_DIR/check.txt"; exit $rc'
 fi
 pack
 # -- 6. with what is left: TF32's speed, the CIFAR-10 outer iteration at the paper's T=128, the vmapped grid ---
@@ -146,3 +151,5 @@ echo "== summary $(stamp)"
 $PY "$HERE/summarize.py" "$OUT" "$SCRATCH/runs" || echo "!! summary failed"
 ls -la "$OUT"
 echo "== done $(stamp)"
+exec >&- 2>&-
+wait "$TEE"  # the log's last lines
