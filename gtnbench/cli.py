@@ -447,11 +447,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     def write(complete: bool) -> None:
         if out is not None:
-            from gtnbench.store import write_json_atomic
+            from gtnbench.store import save_json
 
-            out.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(out, {"environment": env, "command": sys.argv, "date": time.strftime("%Y-%m-%d"),
-                                    "complete": complete, "results": rows})  # fmt: skip
+            save_json(out, {"environment": env, "command": sys.argv, "date": time.strftime("%Y-%m-%d"),
+                            "complete": complete, "results": rows})  # fmt: skip
 
     warmup = "a warm-up call and " if args.warmup else ""
     err_console.print(f"gtnbench bench {args.target} on {env['device_name']}: each measurement is {warmup}"
@@ -620,12 +619,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
                       "device has room for them all)")  # fmt: skip
     console.print(f"[dim]left out: {LEFT_OUT}; training-step costs are measured after a warm-up call[/]")
     if args.out:
-        from gtnbench.store import write_json_atomic
+        from gtnbench.store import save_json
 
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         against = {"recorded": {"run": args.against, "device_name": recorded_on, "seconds": recorded}} if recorded else {}
-        write_json_atomic(Path(args.out), {**plan_json(plan), "suite": config.name, "scale": config.scale,
-                                           "command": sys.argv, "left_out": LEFT_OUT, **against})  # fmt: skip
+        save_json(Path(args.out), {**plan_json(plan), "suite": config.name, "scale": config.scale,
+                                   "command": sys.argv, "left_out": LEFT_OUT, **against})  # fmt: skip
         err_console.print(f"wrote {args.out}")
     return 0
 
@@ -666,12 +664,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         from dataclasses import asdict
 
         from gtnbench.bench import environment
-        from gtnbench.store import write_json_atomic
+        from gtnbench.store import save_json
 
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(Path(args.out), {"environment": environment(device), "command": sys.argv,
-                                           "date": time.strftime("%Y-%m-%d"), "precision_policy": args.precision,
-                                           "passed": not failed, "checks": [asdict(c) for c in checks]})  # fmt: skip
+        save_json(Path(args.out), {"environment": environment(device), "command": sys.argv,
+                                   "date": time.strftime("%Y-%m-%d"), "precision_policy": args.precision,
+                                   "passed": not failed, "checks": [asdict(c) for c in checks]})  # fmt: skip
         err_console.print(f"wrote {args.out}")
     return 1 if failed else 0
 

@@ -16,6 +16,7 @@ sets and their pictures; a kind it does not know is listed as not estimated.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -69,6 +70,12 @@ class TrialWork:
     def add(self, key: Key, count: float) -> None:
         if count:
             self.units[key] = self.units.get(key, 0.0) + count
+
+    def add_training(self, key: Key, steps: float, augment: bool, shape: tuple, batch: int) -> None:
+        """`steps` training steps of `key`, each on a crop-and-flip batch when `augment`."""
+        self.add(key, steps)
+        if augment:
+            self.add(("augment", shape, batch), steps)
 
 
 @dataclass
@@ -125,9 +132,8 @@ def trial_work(config: SuiteConfig, trial: Trial, sizes: Sizes) -> TrialWork:
         budget = dict(trial.budget)
         steps = budget.get("steps") or math.ceil(budget["epochs"] * sizes.train / method.batch_size)
         configurations = len(method.lr) * len(method.momentum) * len(method.schedule)
-        work.add(("plain", learner, shape, method.batch_size), configurations * steps)
-        if method.augment:
-            work.add(("augment", shape, method.batch_size), configurations * steps)
+        work.add_training(("plain", learner, shape, method.batch_size), configurations * steps, method.augment, shape,
+                          method.batch_size)  # fmt: skip
         readouts = len(_curve_points(steps)) + steps * method.batch_size // sizes.train if method.curve else 0
         work.add(("eval", learner, shape), configurations * (sizes.val + readouts * (sizes.val + sizes.test))
                  + sizes.test)  # fmt: skip
@@ -199,10 +205,21 @@ def nas_training_work(config: SuiteConfig, trial: Trial, method: NB201Train, siz
         steps, readouts = runs * sum(run_steps(s) for s in method.schedule), runs * len(method.schedule)
     else:
         steps, readouts = max(run_steps(s) for s in method.schedule), 1
-    work.add(("cell", *cell), steps)
+    work.add_training(("cell", *cell), steps, method.augment, shape, batch)
     work.add(("cell-eval", *cell), readouts * readout)
-    if method.augment:
-        work.add(("augment", shape, batch), steps)
+
+
+@functools.lru_cache(maxsize=32)
+def _saved_counts(path: Path, modified: int) -> tuple[int, ...] | None:
+    """Images per class of a saved set.pt, read once per version of the file (every architecture's trial
+    asks), or None when it is not a readable set."""
+    from gtnbench.data.image_set import load_image_set
+    from gtnbench.errors import DataError
+
+    try:
+        return tuple(load_image_set(path).per_class())
+    except DataError:
+        return None
 
 
 def set_counts_of(config: SuiteConfig, method: SizedSet | GTNSetMethod | NB201Train,
@@ -210,15 +227,12 @@ def set_counts_of(config: SuiteConfig, method: SizedSet | GTNSetMethod | NB201Tr
     """Images per class of the set a method makes (a GTN's lesson: T x B in one count) or loads from its
     `checkpoint` (read from the file); None when that is not known before the run (a GTN checkpoint, a
     set file not there yet)."""
-    from gtnbench.data.image_set import load_image_set
-    from gtnbench.errors import DataError
     from gtnbench.methods.sets import learned_per_class, set_counts
 
     if method.checkpoint:
-        try:
-            return load_image_set(Path(method.checkpoint)).per_class()
-        except DataError:
-            return None
+        path = Path(method.checkpoint)
+        counts = _saved_counts(path, path.stat().st_mtime_ns) if path.is_file() else None
+        return None if counts is None else list(counts)
     if isinstance(method, GTNSetMethod):
         source = config.methods.get(method.gtn or "")
         return [source.inner_steps * source.batch_size] if isinstance(source, GTNMethod) else None
@@ -245,9 +259,8 @@ def small_set_work(config: SuiteConfig, trial: Trial, method: SizedSet | GTNSetM
     size = sum(counts)
     steps = protocol_steps(protocol, settings, size)
     configurations = len(settings.lr) * len(settings.momentum) * len(settings.schedule)
-    work.add(("plain", learner, shape, min(settings.batch_size, size)), configurations * steps)
-    if settings.augment:
-        work.add(("augment", shape, min(settings.batch_size, size)), configurations * steps)
+    batch = min(settings.batch_size, size)
+    work.add_training(("plain", learner, shape, batch), configurations * steps, settings.augment, shape, batch)
     work.add(("eval", learner, shape), configurations * sizes.val + sizes.test)
     if trial.budget != set_budgets(config)[0] or method.checkpoint:
         return
@@ -472,10 +485,9 @@ def _hashable(value: Any) -> Any:
 
 
 def save_costs(costs: Costs, path: Path) -> None:
-    from gtnbench.store import write_json_atomic
+    from gtnbench.store import save_json
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, costs.to_json())
+    save_json(path, costs.to_json())
 
 
 def load_costs(path: Path) -> Costs:

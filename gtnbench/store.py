@@ -55,6 +55,12 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
         raise StoreError(f"{path}: cannot write ({error.strerror}); the previous version is intact") from None
 
 
+def save_json(path: Path, payload: dict[str, Any]) -> None:
+    """A command's JSON output file (`--out`, costs): its folder made if need be, written atomically."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(path), payload)
+
+
 def _split_records(data: bytes, path: Path) -> tuple[list[dict[str, Any]], bytes]:
     """Complete JSON lines, and the bytes after the last newline (an interrupted append)."""
     cut = data.rfind(b"\n") + 1

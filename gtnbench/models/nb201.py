@@ -7,6 +7,7 @@ count equals the benchmark's for every one of the 15,625 cells.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -124,8 +125,15 @@ class AveragePool3x3(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels, height, width = x.shape[-3:]
         total = F.conv2d(x, x.new_ones(channels, 1, 3, 3), padding=1, groups=channels)
-        count = F.conv2d(x.new_ones(1, 1, height, width), x.new_ones(1, 1, 3, 3), padding=1)
-        return total / count
+        return total / neighbour_counts(height, width, x.device, x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def neighbour_counts(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """In-image pixels of each pixel's 3x3 neighbourhood [1, 1, H, W], made once per size and device
+    (not on every forward pass of every pooling edge)."""
+    ones = torch.ones(1, 1, height, width, device=device, dtype=dtype)
+    return F.conv2d(ones, torch.ones(1, 1, 3, 3, device=device, dtype=dtype), padding=1)
 
 
 def edge_op(op: str, channels: int, device: Device) -> nn.Module:
