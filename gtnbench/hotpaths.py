@@ -29,7 +29,7 @@ from gtnbench.train import initial_params, train
 
 MNIST = (1, 28, 28)
 CIFAR = (3, 32, 32)
-NB201_ARCH = 6111  # a cell of both convolutions and a skip (no pooling edge, which adds no sync either)
+NB201_ARCH = 6111  # a cell of both convolutions and a skip (a pooled cell: tests/test_audit.py)
 
 
 def random_dataset(shape: tuple[int, int, int], count: int, device: str, seed: int = 0) -> ImageDataset:

@@ -80,3 +80,10 @@ def test_a_lessons_learning_rates_are_made_on_its_device_with_no_host_copy(kind)
     with OpAudit(watch_device="cpu") as recorder:
         lrs = learning_rates(kind, 0.1, 8, "meta")
     assert lrs.device.type == "meta" and lrs.dtype == torch.float32 and recorder.created() == []
+
+
+def test_a_cell_with_pooling_edges_trains_without_host_syncs():
+    """The hot-loop cell has no pooling edge; arch 18 has two (and both convolutions and a skip)."""
+    workload = hotpaths.nb201_proxy("cpu", 3, SMALL, arch=18)
+    workload.call()
+    assert audit(workload.name, workload.call, workload.steps).syncs == []
