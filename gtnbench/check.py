@@ -47,7 +47,11 @@ def _index(table: list[Cell]) -> dict[tuple[str, str], Cell]:
 def compare(run: list[RunContents], reference: list[RunContents], tolerances: Callable[[str], dict[str, float]]) -> Comparison:
     """Every (method, budget, metric) of the reference with a tolerance must be within it in the run.
 
-    `tolerances(method)` gives the metric -> absolute tolerance map of a method."""
+    `tolerances(method)` gives the metric -> absolute tolerance map of a method. A reference of another
+    suite or scale is not compared at all: the mismatch says which it is."""
+    other = _other_suite(run, reference)
+    if other is not None:
+        return Comparison(0, [], 0, other)
     ours, theirs = latest_records(run), latest_records(reference)
     measured = _index(cells(r for r in ours if not r["kind"].startswith("nb201")))
     expected = _index(cells(r for r in theirs if not r["kind"].startswith("nb201")))
@@ -89,6 +93,16 @@ def _compare_proxies(ours: list[dict[str, Any]], theirs: list[dict[str, Any]],
         if value is None or not abs(value - rho(proxy)) <= tolerance:
             deviations.append(Deviation(proxy.method, name, "spearman", value, rho(proxy), tolerance))
     return len(expected), deviations
+
+
+def _other_suite(run: list[RunContents], reference: list[RunContents]) -> str | None:
+    """Why the reference is no reference for the run (another suite or scale), or None."""
+    for key in ("suite", "scale"):
+        ours, theirs = ({str(r.manifest.get(key)) for r in side} for side in (run, reference))
+        if ours != theirs:
+            return (f"the run is {key} {', '.join(sorted(ours))}, the reference {reference[0].path} is {key} "
+                    f"{', '.join(sorted(theirs))}: check against a reference of the same suite and scale")  # fmt: skip
+    return None
 
 
 def _config_mismatch(run: list[RunContents], reference: list[RunContents]) -> str | None:

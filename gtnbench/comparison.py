@@ -6,11 +6,12 @@ the notes, as are differences of device, code version, precision and data set: t
 comparison is to see what such a change does. Cells (method with its variant, budget) are
 matched by name; metrics measured in both runs are compared, the rest are listed.
 
-Per cell and metric: both means over seeds, the difference B - A and its 95 % bootstrap
-interval over seeds (paired by seed when both runs hold the same seeds: a seed fixes the
-learner's initialisation and batches, so the pair isolates the change; otherwise the two sets
-are resampled independently; one seed per side gives a point, which says nothing about seed
-noise), and whether |B - A| exceeds the suite's tolerance for that metric (`[tolerances]` of
+Per cell and metric: both means over seeds, the difference B - A and its 95 % interval over
+seeds (paired by seed when both runs hold the same seeds: a seed fixes the learner's
+initialisation and batches, so the pair isolates the change, and the interval is Student's t of
+the per-seed differences; otherwise Welch's t of the two sets; one seed per side gives a point,
+which says nothing about seed noise, so it gets no interval: at a handful of seeds a bootstrap
+would be far too narrow), and whether |B - A| exceeds the suite's tolerance for that metric (`[tolerances]` of
 run A, the same absolute tolerances as `gtnbench check --against`; metrics without one, such
 as timings, are shown but not judged).
 
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gtnbench.analysis import budget_label, latest_records, method_label
+from gtnbench.claims.intervals import difference_interval, mean_interval
 from gtnbench.errors import GtnbenchError
 from gtnbench.store import RunContents, read_run
 
@@ -51,7 +53,7 @@ class MetricDifference:
     n_a: int
     n_b: int
     difference: float  # mean_b - mean_a
-    interval: tuple[float, float]
+    interval: tuple[float, float] | None  # None when a side has one seed: one value is a point
     paired: bool
     tolerance: float | None
 
@@ -86,20 +88,12 @@ class RunComparison:
         return [m for m in self.metrics if m.exceeds]
 
 
-def bootstrap_difference(a: Sequence[float], b: Sequence[float], paired: bool, resamples: int = 2000,
-                         seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:  # fmt: skip
-    """Percentile interval of mean(b) - mean(a) over seeds resampled with replacement."""
+def seed_difference_interval(a: Sequence[float], b: Sequence[float], paired: bool) -> tuple[float, float]:
+    """95 % interval of mean(b) - mean(a) over seeds: Student's t of the per-seed differences when paired,
+    else Welch's t."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    if paired:
-        d = b - a
-        draws = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
-    else:
-        draws = (b[rng.integers(0, len(b), size=(resamples, len(b)))].mean(axis=1)
-                 - a[rng.integers(0, len(a), size=(resamples, len(a)))].mean(axis=1))  # fmt: skip
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return float(low), float(high)
+    interval = mean_interval(b - a) if paired else difference_interval(b, a)
+    return interval.low, interval.high
 
 
 def _per_seed(records: list[Record]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -147,7 +141,7 @@ def _refuse_or_notes(a: RunContents, b: RunContents) -> list[str]:
     return notes
 
 
-def _compare_cells(ra: list[Record], rb: list[Record], tolerance_of, resamples: int, seed: int, out: RunComparison) -> None:
+def _compare_cells(ra: list[Record], rb: list[Record], tolerance_of, out: RunComparison) -> None:
     cells_a, cells_b = _per_seed(ra), _per_seed(rb)
     out.only_a = [f"{m} {b}" for m, b in cells_a if (m, b) not in cells_b]
     out.only_b = [f"{m} {b}" for m, b in cells_b if (m, b) not in cells_a]
@@ -164,9 +158,10 @@ def _compare_cells(ra: list[Record], rb: list[Record], tolerance_of, resamples: 
             va = [by_seed_a[s] for s in seeds] if paired else list(by_seed_a.values())
             vb = [by_seed_b[s] for s in seeds] if paired else list(by_seed_b.values())
             difference = float(np.mean(vb) - np.mean(va))
+            interval = seed_difference_interval(va, vb, paired) if min(len(va), len(vb)) > 1 else None
             out.metrics.append(MetricDifference(key[0], key[1], metric, float(np.mean(va)), float(np.mean(vb)), len(va),
-                                                len(vb), difference, bootstrap_difference(va, vb, paired, resamples, seed),
-                                                paired, tolerances.get(metric)))  # fmt: skip
+                                                len(vb), difference, interval, paired,
+                                                tolerances.get(metric)))  # fmt: skip
 
 
 def _compare_proxies(ra: list[Record], rb: list[Record], resamples: int, seed: int) -> list[ProxyDifference]:
@@ -204,7 +199,7 @@ def compare_runs(a: Path | RunContents, b: Path | RunContents, resamples: int = 
     b = b if isinstance(b, RunContents) else read_run(Path(b))
     out = RunComparison(a, b, _refuse_or_notes(a, b))
     ra, rb = latest_records([a]), latest_records([b])
-    _compare_cells(ra, rb, _tolerances(a.manifest), resamples, seed, out)
+    _compare_cells(ra, rb, _tolerances(a.manifest), out)
     if any(r["kind"].startswith("nb201") for r in ra):
         out.proxies = _compare_proxies(ra, rb, min(resamples, 1000), seed)
     if not out.metrics and not out.proxies:

@@ -2,7 +2,8 @@
 papers' sizes (for `gtnbench bench distill`), on random images of the data set's shape.
 
 What is measured is compute, not quality: the images are random, the networks are the learners
-at their paper widths. One DM iteration is one fresh network, real batches of `real_per_class`
+at their paper widths (the reference ConvNet, `convnet`, at 128 x 3), each with the data set's image
+shape. One DM iteration is one fresh network, real batches of `real_per_class`
 images of every class (DSA on) and one image update. One DC iteration is the reference's whole
 trajectory for `images_per_class`: outer_loop image updates (each: per-class gradients of
 `real_per_class` real and the synthetic images, the match loss, its gradient) with inner_loop
@@ -40,10 +41,11 @@ def random_class_balanced(shape: tuple[int, int, int], per_class: int, device: s
 def _dm_rows(data: ImageDataset, learner: str, images_per_class: int, real_per_class: int, device: str,
              repeats: int, warmup: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
     config = DMConfig(images_per_class=images_per_class, real_per_class=real_per_class)
-    matcher = DistributionMatching(data, LearnerSpec(learner), config, seed=0)
+    matcher = DistributionMatching(data, _spec(learner), config, seed=0)
     times = time_call(matcher.step, device, repeats, warmup)
     yield {"benchmark": "distill-dm-iteration", "learner": learner, "images_per_class": images_per_class,
-           "real_per_class": real_per_class, "dsa": list(config.dsa), "seconds_median": statistics.median(times),
+           "real_per_class": real_per_class, "dsa": list(config.dsa), "embedding": config.embedding,
+           "seconds_median": statistics.median(times),
            "seconds_all": times}  # fmt: skip
 
 
@@ -52,11 +54,12 @@ def _dc_rows(data: ImageDataset, learner: str, images_per_class: int, real_per_c
     """The two parts of a DC iteration timed apart (one image update; `inner_loop` epochs of network
     training), the iteration's cost derived from them, and with `full_iteration` a whole iteration timed."""
     config = DCConfig(images_per_class=images_per_class, real_per_class=real_per_class)
-    matcher = GradientMatching(data, LearnerSpec(learner), config, seed=0)
+    matcher = GradientMatching(data, _spec(learner), config, seed=0)
     outer, inner = config.loops()
     network, params = matcher.fresh_network()
     common = {"learner": learner, "images_per_class": images_per_class, "real_per_class": real_per_class,
-              "outer_loop": outer, "inner_loop": inner, "batch_train": config.batch_train}  # fmt: skip
+              "outer_loop": outer, "inner_loop": inner, "batch_train": config.batch_train, "match": config.match,
+              "bn_stats": config.bn_stats}  # fmt: skip
     medians = {}
     for part, call in (("image-update", lambda: matcher.update_images(network, params)),
                        ("network-epochs", lambda: matcher.train_network(network, params, inner))):  # fmt: skip
@@ -72,17 +75,23 @@ def _dc_rows(data: ImageDataset, learner: str, images_per_class: int, real_per_c
                "seconds_all": times}  # fmt: skip
 
 
+def _spec(learner: str) -> LearnerSpec:
+    """A learner at its paper widths (the ConvNet is never weight-normalised)."""
+    return LearnerSpec(learner, weight_norm=learner != "convnet")
+
+
 def bench_distill(device: str, learners: tuple[str, ...] = tuple(LEARNER_INPUTS), methods: tuple[str, ...] = METHODS,
                   images_per_class: int = 10, real_per_class: int = 256, repeats: int = 3, warmup: bool = True,
-                  full_dc_iteration: bool = False) -> Iterator[dict[str, Any]]:  # fmt: skip
+                  full_dc_iteration: bool = False,
+                  image_shape: tuple[int, int, int] | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Seconds per synthesis iteration of each method with each learner at its paper widths, one row
-    at a time. DC is timed in its two parts (an iteration takes minutes on a CPU); `full_dc_iteration`
-    also times whole iterations."""
+    at a time, on images of `image_shape` (default: each paper learner's data set's). DC is timed in its
+    two parts (an iteration takes minutes on a CPU); `full_dc_iteration` also times whole iterations."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown distillation method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
     for learner in learners:
-        data = random_class_balanced(LEARNER_INPUTS[learner], real_per_class, device)
+        data = random_class_balanced(image_shape or LEARNER_INPUTS[learner], real_per_class, device)
         if "dm" in methods:
             yield from _dm_rows(data, learner, images_per_class, real_per_class, device, repeats, warmup)
         if "dc" in methods:

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 import gtnbench
+from gtnbench.codeversion import decide, read_stamp
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """`<version>+g<commit>[.dirty]` in a git checkout of gtnbench, else the package version."""
-    here = Path(gtnbench.__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
-                                capture_output=True, text=True, timeout=10)  # fmt: skip
-        if commit.returncode != 0:
-            return gtnbench.__version__
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "."],
-                               capture_output=True, text=True, timeout=10)  # fmt: skip
-        suffix = ".dirty" if dirty.stdout.strip() else ""
-        return f"{gtnbench.__version__}+g{commit.stdout.strip()}{suffix}"
-    except (OSError, subprocess.SubprocessError):
-        return gtnbench.__version__
+    """gtnbench's own `<version>+g<commit>[.dirty]`, from its checkout or its build's stamp, else
+    `<version>+unknown` (gtnbench/codeversion.py)."""
+    package = Path(gtnbench.__file__).resolve().parent
+    return decide(gtnbench.__version__, package, read_stamp(package))
 
 
 def library_versions() -> dict[str, str]:
@@ -59,7 +50,8 @@ def device_name(device: str) -> str:
 
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU: {cpu_name()} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU: {cpu_name()} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def default_device() -> str:

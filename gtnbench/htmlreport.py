@@ -35,6 +35,7 @@ PLOT_TITLES = {
     "macro_scatter.png": "NAS-Bench-Macro: proxy score against ground truth",
     "macro_frontier.png": "NAS-Bench-Macro: Spearman against seconds per architecture",
     "macro_search.png": "NAS-Bench-Macro: regret of proxy-guided random search",
+    "teachers_cost_accuracy.png": "Small sets: test accuracy against construction cost (random subsets: zero cost)",
 }
 
 STYLE = """

@@ -52,12 +52,12 @@ def short_verdicts(verdicts) -> str:
 
 def index_row(results: Path, path: Path, exists: Callable[[Path], bool] = Path.is_file) -> IndexRow:
     from gtnbench.analysis import latest_records
-    from gtnbench.claims import judge_all
+    from gtnbench.claims import verdicts_of
 
     run = read_run(path)
     m = run.manifest
     claims = (m.get("config") or {}).get("claims") or []
-    verdicts = short_verdicts(judge_all(latest_records([run]), claims)) if claims else "(names no claim)"
+    verdicts = short_verdicts(verdicts_of(latest_records([run]), [m["config"]])) if claims else "(names no claim)"
     relative = path.relative_to(results).as_posix()
     report = next((f"{relative}/{name}" for name in REPORTS if exists(path / name)), None)
     return IndexRow(relative, m.get("suite", "?"), m.get("scale", "?"),

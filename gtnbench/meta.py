@@ -69,6 +69,7 @@ class MetaState:
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per validation
     losses: list[float] = field(default_factory=list)  # meta-loss of every iteration
     seconds: float = 0.0  # meta-training wall time so far (validation excluded)
+    validation_seconds: float = 0.0  # meta-validation wall time so far (part of what meta-training costs)
     best_val: float = 0.0
     resumed_at: list[int] = field(default_factory=list)  # iterations at which a checkpoint was restored
 
@@ -247,7 +248,7 @@ class MetaTrainer:
             self.state.resumed_at.append(self.state.iteration)
             self.log(f"resumed meta-training at iteration {self.state.iteration}")
         if self.state.iteration == 0 and not self.state.history:
-            self.validate(0)  # the untrained GTN: the baseline meta-training must beat
+            self._timed_validation(0)  # the untrained GTN: the baseline meta-training must beat
         pending: list[torch.Tensor] = []
         while self.state.iteration < config.outer_iterations:
             start = time.perf_counter()
@@ -268,10 +269,16 @@ class MetaTrainer:
                 self._flush(pending)
                 pending = []
                 if it % config.validate_every == 0 or it == config.outer_iterations:
-                    self._check_validation(self.validate(it))
+                    self._check_validation(self._timed_validation(it))
                 if self.checkpoint_path is not None and (it % config.checkpoint_every == 0 or it == config.outer_iterations):
                     self.save(self.checkpoint_path)
         return self.state
+
+    def _timed_validation(self, iteration: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        entry = self.validate(iteration)
+        self.state.validation_seconds += time.perf_counter() - start
+        return entry
 
     def _flush(self, pending: list[torch.Tensor]) -> None:
         """Move the iterations' losses to the host (one sync) and stop on a non-finite one."""

@@ -183,12 +183,12 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-# Speed-up accounting (claims C5 and C6).
+# Speed-up accounting.
 #
 # A real-data curve gives, for increasing step budgets, one value each: a
-# correlation with ground truth (C6: how many real steps match the proxy's
-# ranking quality) or a test accuracy (C5: how many real steps reach the same
-# accuracy). Both read the same way: steps_to_reach(real curve, method's value).
+# correlation with ground truth (how many real steps match a proxy's ranking
+# quality) or a test accuracy (how many real steps reach the same accuracy).
+# Both read the same way: steps_to_reach(real curve, method's value).
 
 
 def steps_to_reach(real_steps: ArrayLike, real_values: ArrayLike, target: float) -> float:
@@ -221,75 +221,9 @@ def steps_to_reach(real_steps: ArrayLike, real_values: ArrayLike, target: float)
     return float(2.0**log_steps)
 
 
-def speedup_factor(real_steps: ArrayLike, real_values: ArrayLike, method_value: float, method_steps: float) -> float:
-    """Real-data steps needed to match `method_value`, divided by the method's own steps."""
-    return steps_to_reach(real_steps, real_values, method_value) / method_steps
-
-
-def speedup_interval(
-    real_steps: ArrayLike, real_values: ArrayLike, method_ci: tuple[float, float], method_steps: float
-) -> tuple[float, float]:
-    """Speed-up at the two ends of the method value's confidence interval, (low, high).
-
-    steps_to_reach is non-decreasing in its target, so the interval's upper
-    end maps to the larger speed-up (possibly math.inf).
-    """
-    low, high = method_ci
-    return (
-        speedup_factor(real_steps, real_values, low, method_steps),
-        speedup_factor(real_steps, real_values, high, method_steps),
-    )
-
-
-def amortised_seconds_per_arch(per_arch_seconds: float, one_off_seconds: float, n_archs: int) -> float:
-    """Cost per architecture once a one-off cost (e.g. GTN meta-training) is shared by n_archs."""
-    if n_archs < 1:
-        raise ValueError(f"n_archs must be at least 1, got {n_archs}")
-    return per_arch_seconds + one_off_seconds / n_archs
-
-
-def wallclock_speedup(
-    real_seconds_per_arch_at_matching_steps: float,
-    method_seconds_per_arch: float,
-    one_off_seconds: float,
-    n_archs: int,
-) -> float:
-    """End-to-end speed-up: real-data seconds per architecture at the budget that matches the
-    method, over the method's seconds per architecture with its one-off cost amortised."""
-    return real_seconds_per_arch_at_matching_steps / amortised_seconds_per_arch(
-        method_seconds_per_arch, one_off_seconds, n_archs
-    )
-
-
-# Intervals of the claims' measures.
-#
-# A claim's measure is a statistic of a few groups of numbers (one value per seed of each side)
-# or of aligned per-architecture arrays. Its interval is a percentile bootstrap: groups are
-# resampled independently (seeds of different methods are different runs), architectures jointly
-# (every proxy scored the same cells). Both are seeded, so a verdict is reproducible.
-
-
-def bootstrap_groups(
-    groups: Sequence[Sequence[float]],
-    statistic: Callable[..., float],
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """(statistic of the data, interval low, interval high), each group resampled with replacement.
-
-    NaN bounds when a group holds fewer than two values (no spread to resample); a NaN value
-    anywhere gives a NaN statistic. Infinite values of the statistic (e.g. a budget never reached)
-    take part in the percentiles, so an interval may end at inf.
-    """
-    arrays = [np.sort(np.asarray(g, dtype=float)) for g in groups]  # sorted: the same resamples in any input order
-    value = float(statistic(*arrays)) if all(len(a) for a in arrays) else math.nan
-    if math.isnan(value) or any(len(a) < 2 for a in arrays):
-        return value, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    draws = np.array([statistic(*(a[rng.integers(0, len(a), len(a))] for a in arrays)) for _ in range(n_resamples)],
-                     dtype=float)  # fmt: skip
-    return value, *_percentiles(draws, confidence)
+# Percentile intervals over architectures (the NAS claims and anchors: a bootstrap over hundreds of cells,
+# with seeds resampled too where there are several; claims/nas.py). Over a handful of seeds the claims use t
+# and Welch intervals instead (claims/intervals.py).
 
 
 def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -298,11 +232,6 @@ def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
         return math.nan, math.nan
     alpha = (1 - confidence) / 2
     return float(np.quantile(draws, alpha, method="lower")), float(np.quantile(draws, 1 - alpha, method="higher"))
-
-
-def resampled_indices(n: int, n_resamples: int, seed: int = 0) -> np.ndarray:
-    """[n_resamples, n] indices drawn with replacement: a paired bootstrap over n aligned items."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
 
 
 def interval_of(draws: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -332,3 +261,4 @@ def spearman_top_k_rows(proxy: np.ndarray, truth: np.ndarray, k_percent: float) 
     keep = top_k_count(x.shape[1], k_percent)
     order = np.argsort(np.where(np.isnan(x), np.inf, -x), axis=1, kind="stable")[:, :keep]
     return spearman_rows(np.take_along_axis(x, order, axis=1), np.take_along_axis(y, order, axis=1))
+

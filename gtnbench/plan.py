@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from gtnbench.bounds import SPLIT_SIZES
 from gtnbench.device import synchronize
 from gtnbench.errors import GtnbenchError
 from gtnbench.suite import (
@@ -36,6 +37,7 @@ from gtnbench.suite import (
     CoresetMethod,
     DCMethod,
     DMMethod,
+    FileSetMethod,
     GTNMethod,
     GTNSetMethod,
     NB201Free,
@@ -50,8 +52,6 @@ from gtnbench.suite import (
 )
 
 COSTS_FORMAT = "gtnbench-costs-1"
-SPLIT_SIZES = {"mnist": (50_000, 10_000, 10_000), "cifar10": (45_000, 5_000, 10_000),
-               "cifar10-jpeg": (45_000, 5_000, 10_000)}  # fmt: skip
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10-jpeg": (3, 32, 32)}
 CALIBRATION_STEPS = 4  # inner steps of a calibrated outer iteration and of a calibrated plain run
 CALIBRATION_CELLS = 2  # search-space networks whose step cost is averaged
@@ -229,6 +229,10 @@ def set_counts_of(config: SuiteConfig, method: SizedSet | GTNSetMethod | NB201Tr
     set file not there yet)."""
     from gtnbench.methods.sets import learned_per_class, set_counts
 
+    if isinstance(method, FileSetMethod):
+        from gtnbench.set_file import brought_counts
+
+        return brought_counts(Path(method.path))
     if method.checkpoint:
         path = Path(method.checkpoint)
         counts = _saved_counts(path, path.stat().st_mtime_ns) if path.is_file() else None
@@ -240,43 +244,55 @@ def set_counts_of(config: SuiteConfig, method: SizedSet | GTNSetMethod | NB201Tr
     return [learned_per_class(counts)] * sizes.classes if isinstance(method, (DMMethod, DCMethod)) else counts
 
 
-def small_set_work(config: SuiteConfig, trial: Trial, method: SizedSet | GTNSetMethod, sizes: Sizes,
+def small_set_work(config: SuiteConfig, trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, sizes: Sizes,
                    work: TrialWork) -> None:  # fmt: skip
-    """A small-set trial: its protocol's tuned training on the set (methods/teachers.py evaluate_set) and,
-    for the trial that makes the set, the making (a coreset's feature learner and embedding of the
-    training split, DM's or DC's iterations; a random subset or a GTN's lesson costs next to nothing)."""
+    """A small-set trial: its protocol's training on the set (methods/teachers.py evaluate_set: a tuned grid,
+    or the reference recipe on the reference learner with its augmentation) and, for the trial that makes
+    the set, the making (a coreset's feature learner and embedding of the training split, DM's or DC's
+    iterations with the learner they are made with; a random subset, a GTN's lesson or a brought file
+    costs next to nothing)."""
     from gtnbench.distill.dc import DCConfig
-    from gtnbench.methods.teachers import protocol_settings, protocol_steps
+    from gtnbench.methods.teachers import protocol_settings, protocol_steps, reference_recipe
 
     learner = _learner_key(method.learner or config.learner)
     shape = sizes.image_shape
     protocol = protocol_of(trial.budget)
-    settings = protocol_settings(config.set_evaluation, protocol)
     counts = set_counts_of(config, method, sizes)
     if counts is None:
         work.unmodelled = FROM_CHECKPOINT
         return
     size = sum(counts)
-    steps = protocol_steps(protocol, settings, size)
-    configurations = len(settings.lr) * len(settings.momentum) * len(settings.schedule)
-    batch = min(settings.batch_size, size)
-    work.add_training(("plain", learner, shape, batch), configurations * steps, settings.augment, shape, batch)
-    work.add(("eval", learner, shape), configurations * sizes.val + sizes.test)
-    if trial.budget != set_budgets(config)[0] or method.checkpoint:
+    if protocol == "reference":
+        recipe = reference_recipe(config, trial.method)
+        reference = _learner_key(config.set_evaluation.reference.learner)
+        batch, steps = min(recipe.batch_size, size), recipe.steps(size)
+        work.add(("plain", reference, shape, batch), steps)
+        if recipe.augment != "none":
+            work.add(("reference-augment", recipe.augment, recipe.dsa, shape, batch), steps)
+        work.add(("eval", reference, shape), sizes.val + sizes.test)
+    else:
+        settings = protocol_settings(config.set_evaluation, protocol)
+        steps = protocol_steps(protocol, settings, size)
+        configurations = len(settings.lr) * len(settings.momentum) * len(settings.schedule)
+        batch = min(settings.batch_size, size)
+        work.add_training(("plain", learner, shape, batch), configurations * steps, settings.augment, shape, batch)
+        work.add(("eval", learner, shape), configurations * sizes.val + sizes.test)
+    if trial.budget != set_budgets(config, trial.method)[0] or getattr(method, "checkpoint", None):
         return
+    maker = _learner_key(method.make_with) if isinstance(method, (DMMethod, DCMethod)) and method.make_with else learner
     if isinstance(method, CoresetMethod):
         work.add(("plain", learner, shape, method.features.batch_size), method.features.steps)
         work.add(("embed", learner, shape), sizes.train)
         work.add(("select", method.selection, learner, shape, sizes.train // sizes.classes, max(counts)),
                   sizes.classes)  # fmt: skip
     elif isinstance(method, DMMethod):
-        work.add(("dm", learner, shape, counts[0], method.real_per_class, tuple(method.dsa), method.init),
-                 method.iterations)
+        work.add(("dm", maker, shape, counts[0], method.real_per_class, tuple(method.dsa), method.init,
+                  method.embedding), method.iterations)  # fmt: skip
     elif isinstance(method, DCMethod):
         per_class = counts[0]
         outer, inner = DCConfig(images_per_class=per_class, outer_loop=method.outer_loop,
                                 inner_loop=method.inner_loop).loops()  # fmt: skip
-        work.add(("dc", learner, shape, per_class, outer, inner, method.real_per_class, method.batch_train,
+        work.add(("dc", maker, shape, per_class, outer, inner, method.real_per_class, method.batch_train,
                   tuple(method.dsa), method.init), method.iterations)  # fmt: skip
 
 
@@ -391,7 +407,28 @@ def measure(key: Key, device: str) -> float:
         return _coreset_unit(key, device)
     if what in ("dm", "dc"):
         return _set_iteration(key, device)
+    if what == "reference-augment":
+        return _reference_augmentation(key, device)
     raise ValueError(f"unknown unit of work {what!r}")
+
+
+def _reference_augmentation(key: Key, device: str) -> float:
+    """Seconds per batch of the reference recipe's augmentation (DSA or crop-scale-rotate)."""
+    from gtnbench.hotpaths import random_dataset
+    from gtnbench.teachers.reference import ReferenceRecipe, ReferenceSetTeacher
+
+    _, augment, dsa, shape, batch = key
+    data = random_dataset(tuple(shape), batch, device)
+    recipe = ReferenceRecipe(CALIBRATION_STEPS - 1, augment, tuple(dsa), batch_size=batch)
+    teacher = ReferenceSetTeacher(data.train.x, data.train.y, recipe)
+    rng = torch.Generator(device).manual_seed(0)
+
+    def draw() -> None:
+        lesson = teacher.lesson(teacher.steps(), rng)
+        for t in range(lesson.steps):
+            lesson.batch(t)
+
+    return _timed(draw, device) / teacher.steps()
 
 
 def _generation(key: Key, device: str) -> float:
@@ -441,8 +478,8 @@ def _set_iteration(key: Key, device: str) -> float:
 
     what, learner, shape, per_class, *rest = key
     if what == "dm":
-        real_per_class, dsa, init = rest
-        config = DMConfig(per_class, 1, real_per_class=real_per_class, init=init, dsa=tuple(dsa))
+        real_per_class, dsa, init, embedding = rest
+        config = DMConfig(per_class, 1, real_per_class=real_per_class, init=init, dsa=tuple(dsa), embedding=embedding)
         matcher_type = DistributionMatching
     else:
         outer, inner, real_per_class, batch_train, dsa, init = rest
@@ -547,14 +584,75 @@ def calibrate(keys: list[Key], device: str, known: Costs | None = None,
         if key not in costs.seconds:
             start = time.perf_counter()
             costs.seconds[key] = measure(key, device)
-            log(f"measured {key[0]} {_describe(key)}: {costs.seconds[key] * 1000:.3f} ms per unit "
-                f"({time.perf_counter() - start:.1f} s)")  # fmt: skip
+            what, unit = describe_unit(key)
+            log(f"measured {what}: {costs.seconds[key] * 1000:.3f} ms per {unit} "
+                f"({time.perf_counter() - start:.1f} s to measure)")  # fmt: skip
             measured(costs)
     return costs
 
 
-def _describe(key: Key) -> str:
-    return " ".join(str(part) for part in _jsonable(key[1:]))
+def _learner_text(key: Any) -> str:
+    """A learner key (_learner_key) in words: 'mnist-paper learner (widths 16-32-64, no weight norm)'."""
+    name, widths, weight_norm, randomize, arch, bn_eval = key
+    notes = [f"widths {'-'.join(str(w) for w in widths)}" if widths else "paper widths"]
+    notes += [] if weight_norm else ["no weight norm"]
+    notes += ["random widths"] if randomize else []
+    notes += [f"arch {arch}"] if arch else []
+    notes += [f"batch norm {bn_eval}"] if bn_eval else []
+    return f"{name} learner ({', '.join(notes)})"
+
+
+def _shape_text(shape: Any) -> str:
+    return "x".join(str(n) for n in shape) + " images"
+
+
+def _generator_text(key: Any) -> str:
+    batch, noise, hidden, channels, curriculum, weight_norm = key
+    channels = "-".join(str(c) for c in channels)
+    return (f"a GTN (batch {batch}, noise {noise}, hidden {hidden}, channels {channels}, {curriculum} curriculum"
+            + ("" if weight_norm else ", no weight norm") + ")")
+
+
+def describe_unit(key: Key) -> tuple[str, str]:
+    """A unit of work in words, and what one unit is (for `plan`'s calibration lines)."""
+    what = key[0]
+    if what == "plain":
+        return f"a training step of the {_learner_text(key[1])}, batch {key[3]} of {_shape_text(key[2])}", "step"
+    if what == "eval":
+        return f"evaluating the {_learner_text(key[1])} on {_shape_text(key[2])}", "image"
+    if what == "gtn-plain":
+        return f"a step of the {_learner_text(key[2])} on the lesson of {_generator_text(key[1])}", "step"
+    if what == "outer":
+        extra = (f", checkpointed in blocks of {key[5]}" if key[5] else "") + (
+            f", a step loss every {key[6]} steps" if key[6] else "")
+        return (f"an inner step of meta-training {_generator_text(key[1])} with the {_learner_text(key[2])}, "
+                f"meta-batch {key[4]}{extra}"), "inner step"  # fmt: skip
+    if what == "augment":
+        return f"cropping and flipping a batch of {key[2]} {_shape_text(key[1])}", "batch"
+    if what in ("cell", "cell-eval", "free"):
+        from gtnbench.nas.spaces import get_space
+
+        space, widths, batch, shape, bn_eval = key[1:6]
+        network = (f"{get_space(space).title} network ({', '.join(f'{k}={v}' for k, v in widths)}, "
+                   f"batch norm {bn_eval})")  # fmt: skip
+        if what == "cell":
+            return f"a training step of a {network}, batch {batch} of {_shape_text(shape)}", "step"
+        if what == "cell-eval":
+            return f"evaluating a {network} on {_shape_text(shape)}", "image"
+        return f"the training-free scores (NASWOT, synflow) of a {network}", "network"
+    if what == "generate":
+        return f"generating a step of the lesson of {_generator_text(key[1])}", "step"
+    if what == "embed":
+        return f"embedding {_shape_text(key[2])} in the features of the {_learner_text(key[1])}", "image"
+    if what == "select":
+        method = "k-means" if key[1] == "kmeans" else key[1]
+        return f"{method} selection of {key[5]} of {key[4]} images of one class", "class"
+    if what == "reference-augment":
+        return f"the reference recipe's {key[1]} augmentation of a batch of {key[4]} {_shape_text(key[3])}", "batch"
+    if what in ("dm", "dc"):
+        return (f"a {what.upper()} iteration at {key[3]} images per class with the {_learner_text(key[1])} on "
+                f"{_shape_text(key[2])}"), "iteration"  # fmt: skip
+    return f"{what} {' '.join(str(part) for part in _jsonable(key[1:]))}", "unit"
 
 
 def trial_seconds(work: TrialWork, costs: Costs) -> float:

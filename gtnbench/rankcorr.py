@@ -25,8 +25,6 @@ from gtnbench.metrics import (
     rank_metrics,
     spearman,
     spearman_top_k,
-    speedup_factor,
-    speedup_interval,
     steps_to_reach,
 )
 from gtnbench.nas.search import BudgetResult, simulate_searches
@@ -159,31 +157,33 @@ def real_curve(rows: list[ProxyRow], metric: str = "spearman") -> tuple[list[int
 
 @dataclass(frozen=True)
 class Speedup:
+    """Descriptive: no interval (claim C6's verdict, with its interval, comes from gtnbench.claims)."""
+
     proxy: str
     steps: int
     spearman: float
-    real_steps_needed: float  # inf: real data never reaches it within the measured budgets
+    real_steps_needed: float  # inf: real data never reaches it within the measured budgets; NaN: incomplete
     factor: float
-    interval: tuple[float, float]
     seconds_factor: float  # per evaluation, measured seconds at the matching real-data budget
 
 
 def speedups(rows: list[ProxyRow]) -> list[Speedup]:
-    """For every train-based proxy that is not real data: real-data steps needed to reach its Spearman."""
+    """For every train-based proxy that is not real data: real-data steps needed to reach its Spearman (NaN
+    when the real curve or the proxy's Spearman holds NaN: never "not reached")."""
     steps, values = real_curve(rows)
     if len(steps) < 2:
         return []
     real_seconds = {r.steps: r.seconds for r in rows if r.teacher == "real"}
+    incomplete = any(math.isnan(v) for v in values)
     out = []
     for row in rows:
         if row.teacher in (None, "real"):
             continue
         value = row.metrics["spearman"]
-        needed = steps_to_reach(steps, values, value)
+        needed = math.nan if incomplete or math.isnan(value) else steps_to_reach(steps, values, value)
         per_step = np.mean([real_seconds[s] / s for s in steps])
-        seconds_factor = needed * per_step / row.seconds if math.isfinite(needed) else math.inf
-        out.append(Speedup(row.name, row.steps, value, needed, speedup_factor(steps, values, value, row.steps),
-                           speedup_interval(steps, values, row.spearman_ci, row.steps), seconds_factor))  # fmt: skip
+        seconds_factor = needed * per_step / row.seconds if math.isfinite(needed) else needed
+        out.append(Speedup(row.name, row.steps, value, needed, needed / row.steps, seconds_factor))
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gtnbench.analysis import Cell, bn_text, cells, latest_records, scored_text
-from gtnbench.claims import judge_all, settings_of
+from gtnbench.claims import verdicts_of
 from gtnbench.claims.render import verdict_markdown
 from gtnbench.data.names import dataset_label
 from gtnbench.htmlreport import write_html_report
@@ -19,7 +19,7 @@ from gtnbench.nasreport import nas_report
 from gtnbench.plotting import pyplot, save, style_axis
 from gtnbench.store import RunContents
 from gtnbench.suite import SET_KINDS, nas_table
-from gtnbench.teachers_report import small_sets_markdown
+from gtnbench.teachers_report import small_sets_markdown, write_teachers_plots
 
 METRIC_TITLES = {"test_acc": "test acc (%)", "val_acc": "val acc (%)", "train_seconds": "train time (s)"}
 
@@ -195,7 +195,7 @@ def write_report(runs: list[RunContents], out: Path) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     records = latest_records(runs)
     table = cells(r for r in records if not r["kind"].startswith("nb201"))
-    verdicts = judge_all(records, settings=settings_of(run.manifest["config"] for run in runs))
+    verdicts = verdicts_of(records, [run.manifest["config"] for run in runs])
     nas = next((nas_table(run.manifest["config"]) for run in runs if nas_table(run.manifest["config"])), None)
     nas_markdown, written = ("", [])
     if nas:
@@ -213,5 +213,6 @@ def write_report(runs: list[RunContents], out: Path) -> Report:
     if any(c.meta_curve for c in table):
         plot_meta_training(table, out / "meta_training.png")
         written.append(out / "meta_training.png")
+    written += write_teachers_plots(records, out)
     written.append(write_html_report(runs, verdicts, markdown_tables(table) + teachers + nas_markdown, written, out))
     return Report(written, markdown)

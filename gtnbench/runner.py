@@ -21,6 +21,7 @@ from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.errors import StoreError, SuiteError, TrialFailed
 from gtnbench.execution import ExecutionOptions, precision_summary
 from gtnbench.executors import Executor, InProcess, Job, gtnbench_environment
+from gtnbench.output import escape, plural, print_markup
 from gtnbench.plan import Budget
 from gtnbench.store import DEFAULT_RUNS_DIR, RunWriter, artifact_path, latest_run, new_run_path
 from gtnbench.suite import SET_KINDS, NB201Train, Suite, SuiteConfig, Trial, expand, prerequisites
@@ -43,7 +44,8 @@ class RunSummary:
 
 
 def _ground_truth(config: SuiteConfig) -> dict[str, str] | None:
-    """For NAS suites: the search space, its shipped table, the exact ground-truth column and the table's checksum."""
+    """For NAS suites: the search space, the table in use (the shipped one, or the imported one `--nb201-table`
+    names, by its absolute path), the exact ground-truth column and the table's checksum."""
     if config.nas is None:
         return None
     from gtnbench.nas.spaces import get_space
@@ -203,6 +205,27 @@ def _check_shard_dependencies(config: SuiteConfig, mine: list[Trial], shard: tup
                                  f"another shard runs; {escape} in the suite")  # fmt: skip
 
 
+def _check_resumable(path: Path, manifest: dict[str, Any], config: SuiteConfig, shard: tuple[int, int] | None,
+                     options: ExecutionOptions) -> None:  # fmt: skip
+    """Refuse to continue a run of another configuration, shard or precision (before anything is touched)."""
+    if manifest.get("config_hash") != config.config_hash():
+        made = (manifest.get("suite"), manifest.get("scale"))
+        what = ("the suite changed, start a new run" if made == (config.name, config.scale) else
+                f"it is a run of {made[0]} at scale {made[1]}, not of {config.name} at scale {config.scale}")
+        raise StoreError(f"{path}: was started with config hash {manifest.get('config_hash')}, the suite now hashes "
+                         f"to {config.config_hash()}; {what}")  # fmt: skip
+    if manifest.get("shard") != (f"{shard[0]}/{shard[1]}" if shard else None):
+        raise StoreError(f"{path}: holds shard {manifest.get('shard')}, not {shard}; resume it with the same --shard")
+    started_at = (manifest.get("execution") or {}).get("precision", "ieee")
+    if started_at != options.precision:
+        raise StoreError(f"{path}: was started with --precision {started_at}; resume it with the same precision")
+    truth, now_truth = manifest.get("ground_truth"), _ground_truth(config)
+    if truth and now_truth and truth.get("table_sha256") != now_truth["table_sha256"]:
+        raise StoreError(f"{path}: was started with the {truth.get('space')} table {truth.get('table')} (sha256 "
+                         f"{str(truth.get('table_sha256'))[:16]}…), not {now_truth['table']}; resume it with the "
+                         "same table (--nb201-table)")  # fmt: skip
+
+
 def _open_run(suite, config, trials, device, data_root, dataset_name, out, resume, shard, executor, options, precision):
     """A writer for a new run, or for the run to resume, and the ids of the trials it already holds."""
     if resume:
@@ -210,19 +233,8 @@ def _open_run(suite, config, trials, device, data_root, dataset_name, out, resum
         path = out or latest_run(DEFAULT_RUNS_DIR, prefix)
         if path is None:
             raise StoreError(f"no earlier run of {config.name} at scale {config.scale} under {DEFAULT_RUNS_DIR}/ to resume")
-        writer, contents = RunWriter.resume(path)
+        writer, contents = RunWriter.resume(path, lambda made: _check_resumable(path, made, config, shard, options))
         manifest = contents.manifest
-        if manifest.get("config_hash") != config.config_hash():
-            writer.close()
-            raise StoreError(f"{path}: was started with config hash {manifest.get('config_hash')}, the suite now hashes "
-                             f"to {config.config_hash()}; the suite changed, start a new run")  # fmt: skip
-        if manifest.get("shard") != (f"{shard[0]}/{shard[1]}" if shard else None):
-            writer.close()
-            raise StoreError(f"{path}: holds shard {manifest.get('shard')}, not {shard}; resume it with the same --shard")
-        started_at = (manifest.get("execution") or {}).get("precision", "ieee")
-        if started_at != options.precision:
-            writer.close()
-            raise StoreError(f"{path}: was started with --precision {started_at}; resume it with the same precision")
         manifest.update(status="running", finished=None, resumed=[*manifest.get("resumed", []), now()])
         manifest.pop("stopped", None)
         writer.write_manifest(manifest)
@@ -270,10 +282,11 @@ def run_suite(
     job = Job(config, {k: manifest.get(k) for k in ("suite", "scale", "config_hash", "dataset", "code_version", "device",
                                                     "device_name", "versions", "precision")}, device, data_root,
               writer.path, gtnbench_environment(), options)  # fmt: skip
-    console.print(f"[bold]{config.name}[/] at scale [bold]{config.scale}[/]"
-                  + (f" shard {shard[0]}/{shard[1]}" if shard else "")
-                  + f" on {manifest['device_name']} ({executor.name}), data {LABELS[dataset.name]}: {len(pending)} "
-                  f"trials to run" + (f" ({len(done)} already done)" if done else "") + f" -> {writer.path}")  # fmt: skip
+    print_markup(console, f"[bold]{config.name}[/] at scale [bold]{config.scale}[/]"
+                 + (f" shard {shard[0]}/{shard[1]}" if shard else "")
+                 + escape(f" on {manifest['device_name']} ({executor.name}), data {LABELS[dataset.name]}: "
+                          f"{plural(len(pending), 'trial')} to run" + (f" ({len(done)} already done)" if done else "")
+                          + f" -> {writer.path}"))  # fmt: skip
     ok = failed = running = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("running {task.fields[running]} failed {task.fields[failed]}"), TimeElapsedColumn(),
@@ -299,7 +312,8 @@ def run_suite(
                         ok += 1
                     else:
                         failed += 1
-                        console.print(f"[red]failed[/] {record['trial']}: {record['reason']}")
+                        why = escape(f"{record['trial']}: {record['reason']}")
+                        print_markup(console, f"[red]failed[/] {why}")
                 running -= len(records)
                 progress.update(task, advance=len(records), failed=failed, running=running)
         except KeyboardInterrupt:

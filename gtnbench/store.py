@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,12 +120,21 @@ class RunWriter:
         return writer
 
     @classmethod
-    def resume(cls, path: Path) -> tuple[RunWriter, RunContents]:
-        """Reopen an existing run; an interrupted last line is moved to records.jsonl.partial-<time>."""
+    def resume(cls, path: Path,
+               accept: Callable[[dict[str, Any]], None] | None = None) -> tuple[RunWriter, RunContents]:  # fmt: skip
+        """Reopen an existing run; an interrupted last line is moved to records.jsonl.partial-<time>.
+        `accept(manifest)` runs first, under the lock: if it raises (the run is not the one to continue),
+        the directory is left exactly as it was."""
         contents = read_run(path)
         writer = cls(path)
         writer._lock()
-        contents = read_run(path)  # re-read under the lock
+        try:
+            contents = read_run(path)  # re-read under the lock
+            if accept is not None:
+                accept(contents.manifest)
+        except BaseException:
+            writer.close()
+            raise
         if contents.partial_tail:
             records_path = writer.path / RECORDS
             aside = writer.path / f"{RECORDS}.partial-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -12,6 +12,12 @@ A learner's state is its parameters and the batch-norm statistics it evaluates w
 ("last-batch") the meta-loss sees real data centred with the last synthetic batch's mean and
 the meta-gradient flows through it. Evaluation (`logits`, `accuracy`, `loss_on`) uses the
 state's statistics, so it is per image unless the learner runs the transductive "batch" protocol.
+
+A lesson's labels are class indices or, for sets with soft labels or per-image learning rates, one
+target row per image (teachers/fixed_set.py): the same cross-entropy takes both, and a one-hot row
+gives bit for bit the gradient of its class index. A lesson may add weight decay (torch SGD's, coupled
+into the gradient before momentum); such lessons, and lessons whose batches differ in size, run eagerly
+(no CUDA graph).
 """
 
 from __future__ import annotations
@@ -212,6 +218,8 @@ def _run_steps(learner: nn.Module, layout: ParamLayout, start_state: _Trajectory
         # unused parameters (pruned edges of a NAS cell) get zero gradients
         (grad,) = torch.autograd.grad(loss, (flat,), create_graph=differentiable, allow_unused=True,
                                       materialize_grads=True)  # fmt: skip
+        if lesson.weight_decay:
+            grad = grad + lesson.weight_decay * (flat if differentiable else flat.detach())
         if differentiable:
             flat, momenta = sgd_momentum_flat(flat, momenta, grad, lesson.lrs[t], lesson.momenta[t])
         else:
@@ -251,7 +259,7 @@ def train(
     flat = flat if differentiable and flat.requires_grad else flat.detach().requires_grad_()
     outcome = TrainOutcome(LearnerState(params))
     start = _Trajectory(flat, torch.zeros_like(flat), ())
-    if not differentiable and cuda_graphs_enabled(flat.device):
+    if not differentiable and cuda_graphs_enabled(flat.device) and lesson.uniform and not lesson.weight_decay:
         end = graphed_plain_steps(learner, layout, start, lesson, outcome, observe, observe_at)
         total = torch.zeros((), device=flat.device)
     else:

@@ -7,6 +7,10 @@ the run's shard) recorded exactly as the suite defines it, statuses that agree w
 records, provenance (code version, library versions, device, precision on a GPU), data that
 was verified, and for NAS-Bench-201 suites the ground-truth table the run used.
 
+A code version that cannot be checked out (`.dirty`, or no commit) is a warning, not a problem: the
+numbers may be right, but no commit holds the code that made them; `gtnbench validate --strict`
+fails on warnings too (for runs to be published).
+
 Failed trials are results (a diverged meta-training is what claim C4 counts), not problems;
 a run whose status hides them, or that stopped before all trials finished, is a problem.
 """
@@ -152,11 +156,16 @@ def _check_provenance(manifest: dict[str, Any], where: str, problems: Problems) 
         else:
             from gtnbench.nas.spaces import SPACES
 
-            space = SPACES.get(truth.get("space", "nb201"))  # manifests before the field are NAS-Bench-201's
-            shipped = space.table().sha256 if space else "(unknown search space)"
-            if truth["table_sha256"] != shipped:
+            name = truth.get("space", "nb201")  # manifests before the field are NAS-Bench-201's
+            space = SPACES.get(name)
+            in_use = space.table() if space else None
+            if in_use is None or truth["table_sha256"] != in_use.sha256:
+                what = (f"the {name} table in use's ({in_use.source}, {in_use.sha256[:16]}…)" if in_use else
+                        "(unknown search space)")
+                hint = (f"; the run used {truth.get('table')}: pass --nb201-table with it (or set GTNBENCH_NB201_TABLE)"
+                        if name == "nb201" else "")  # fmt: skip
                 problems.add("provenance", f"{where}: ground_truth.table_sha256: {truth['table_sha256'][:16]}… is not "
-                                           f"the shipped {truth.get('space', 'nb201')} table's {shipped[:16]}…")  # fmt: skip
+                                           f"{what}{hint}")  # fmt: skip
 
 
 def _check_records(run: RunContents, manifest: dict[str, Any], problems: Problems) -> dict[str, dict[str, Any]]:
@@ -262,11 +271,33 @@ def validate_run(path: Path) -> list[str]:
     return validate_contents(run)
 
 
-def validate_runs(paths: Iterable[Path], report: Callable[[str], None]) -> int:
-    """Validate each run, passing every problem line to `report`; the number of problems."""
+def warnings_of(run: RunContents) -> list[str]:
+    """What does not make a run wrong but should keep it from being published: a code version that cannot be
+    checked out (made from a dirty tree, or with no commit). `validate --strict` fails on these too."""
+    from gtnbench.codeversion import provenance_problem
+
+    version = run.manifest.get("code_version") if isinstance(run.manifest, dict) else None
+    problem = provenance_problem(version) if isinstance(version, str) else None
+    return [f"{run.path / MANIFEST}: code_version: {version}: {problem}"] if problem else []
+
+
+def run_warnings(path: Path) -> list[str]:
+    """warnings_of a run directory (none for a directory that cannot be read: that is a problem)."""
+    try:
+        return warnings_of(read_run(Path(path)))
+    except GtnbenchError:
+        return []
+
+
+def validate_runs(paths: Iterable[Path], report: Callable[[str], None],
+                  warn: Callable[[str], None] | None = None) -> int:  # fmt: skip
+    """Validate each run, passing every problem line to `report` (and every warning to `warn`); the number
+    of problems."""
     count = 0
     for path in paths:
         for line in validate_run(Path(path)):
             report(line)
             count += 1
+        for line in run_warnings(Path(path)) if warn is not None else ():
+            warn(line)
     return count

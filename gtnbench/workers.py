@@ -12,7 +12,6 @@ take the next group, largest first.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 from collections import deque
 from collections.abc import Iterator
@@ -98,12 +97,7 @@ class LocalWorkers(Executor):
 
             raise GtnbenchError(f"--workers {count}: must be at least 1")
         self.count = count
-        self.threads = threads
-
-    def _threads(self, job: Job) -> int | None:
-        if self.threads or job.device.startswith("cuda"):
-            return self.threads
-        return max(1, (os.cpu_count() or 1) // self.count)  # CPU workers share the cores instead of oversubscribing
+        self.threads = threads  # torch threads in each worker (gtnbench.threads.choose_threads); None: torch's choice
 
     def run(self, job: Job, batches: list[Batch], started, admit: Admit | None = None) -> Iterator[list[dict]]:
         groups = deque(deque(group) for group in group_batches(job.config, batches))
@@ -114,7 +108,7 @@ class LocalWorkers(Executor):
 
         def spawn(number: int) -> _Worker:
             inbox = context.Queue()
-            process = context.Process(target=_worker_main, args=(job, inbox, outbox, number, self._threads(job)),
+            process = context.Process(target=_worker_main, args=(job, inbox, outbox, number, self.threads),
                                       name=f"gtnbench-worker-{number}", daemon=True)  # fmt: skip
             process.start()
             workers[number] = _Worker(process, inbox)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gtnbench.cli import main
-from gtnbench.comparison import IncomparableRuns, bootstrap_difference, compare_runs
+from gtnbench.comparison import IncomparableRuns, compare_runs, seed_difference_interval
 from tests.runs import RUN_SUITE, make_run
 
 
@@ -39,12 +39,16 @@ def test_unpaired_seeds_are_resampled_independently(tmp_path):
     assert by_key(result)[("real-fewstep", "steps=4", "test_acc")].paired
 
 
-def test_bootstrap_interval_is_seeded_and_covers_the_difference():
+def test_seed_intervals_are_t_intervals_paired_or_welch():
+    from scipy import stats
+
     rng = np.random.default_rng(0)
     a, b = rng.normal(0.90, 0.01, 5), rng.normal(0.92, 0.01, 5)
-    interval = bootstrap_difference(a, b, paired=False, seed=3)
-    assert interval == bootstrap_difference(a, b, paired=False, seed=3)
-    assert interval[0] < b.mean() - a.mean() < interval[1] and interval[1] - interval[0] < 0.04
+    d = b - a
+    assert seed_difference_interval(a, b, paired=True) == pytest.approx(
+        stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d)))  # fmt: skip
+    low, high = seed_difference_interval(a, b, paired=False)
+    assert low < b.mean() - a.mean() < high and high - low < 0.04
 
 
 def test_other_suites_and_scales_are_refused_and_a_config_change_is_noted(tmp_path):

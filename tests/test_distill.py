@@ -213,14 +213,22 @@ def test_dc_layer_distance_is_the_sum_over_output_nodes_of_one_minus_cosine():
     assert torch.isclose(total, torch.tensor(11.0), atol=1e-4)
 
 
-def test_dc_lowers_the_gradient_distance():
+@pytest.mark.parametrize("match, bn_stats", [("weight", "running"), ("direction", "batch-mean")])
+def test_dc_lowers_the_gradient_distance(match, bn_stats):
+    from gtnbench.distill.network import RunningStatistics
+
     dataset = tiny_dataset()
-    config = DCConfig(images_per_class=2, iterations=20, outer_loop=2, inner_loop=2, real_per_class=16, init="noise")
+    config = DCConfig(images_per_class=2, iterations=20, outer_loop=2, inner_loop=2, real_per_class=16, init="noise",
+                      match=match, bn_stats=bn_stats)  # fmt: skip
     matcher = GradientMatching(dataset, TINY_MNIST, config, seed=0)
     networks = [fresh_network(TINY_MNIST, (1, 8, 8), 3, seed=100 + k, device="cpu") for k in range(4)]
 
-    def loss() -> float:  # at fixed networks, with every real image of each class: no sampling noise
-        return sum(float(matcher.match_loss(network, params).detach()) for network, params in networks)
+    def loss() -> float:  # at fixed networks, each with the running estimates of a fresh one
+        total = 0.0
+        for network, params in networks:
+            matcher.running = RunningStatistics()
+            total += float(matcher.match_loss(network, params).detach())
+        return total
 
     before = loss()
     for _ in range(config.iterations):

@@ -99,8 +99,8 @@ class TestFewstep:
     def test_mnist_fewstep_names_the_judged_gtn_and_its_baselines(self, fewstep):
         out = fewstep.check.stdout
         assert fewstep.check.returncode == 0, out[-3000:]
-        for text in ("C1", "C1b", "C2", "not judged at this scale", "gtn (T=", "beside:", "gtn-steploss",
-                     "real-fewstep", "untrained generator"):  # fmt: skip
+        for text in ("C1", "C1b", "C2", "not judged at this scale", "gtn-steploss (T=", "beside:",
+                     "gtn (GTN variant, T=", "real-fewstep", "untrained generator"):  # fmt: skip
             assert text in out, text
         assert "GTN meta-training" in fewstep.report.stdout
 
@@ -182,6 +182,18 @@ class TestMnistTeachers:
         for method in ("subset-10", "herding-t", "kmeans-50", "dm-10", "dc-1", "gtn-set"):
             assert f"| {method} |" in summary and f"{method}__steps=16__seed=0/set.png" in summary
         assert "| real-fewstep | real | real data, tuned |" in summary
+
+    def test_mnist_teachers_score_every_set_under_the_reference_recipe_with_its_cost(self, mnist_teachers):
+        records = {r["trial"]: r for r in mnist_teachers.records if r["status"] == "ok"}
+        dc = records["dc-10/reference_epochs=2/seed=0"]["details"]
+        assert dc["augment"] == "crop-scale-rotate" and dc["reference_learner"]["name"] == "convnet"
+        dm = records["dm-10/reference_epochs=2/seed=0"]["details"]
+        assert dm["augment"] == "dsa" and "flip" not in dm["dsa"]  # the set's own transforms (digits: no flips)
+        made = records["dm-10/steps=16/seed=0"]
+        assert made["details"]["made"]["learner"]["name"] == "convnet" and made["metrics"]["make_flops"] > 0
+        assert made["details"]["set"]["labels"] == "hard" and made["details"]["cost"]["device"] == "cpu"
+        summary = (mnist_teachers.path / "report" / "summary.md").read_text()
+        assert "(b) reference" in summary and (mnist_teachers.path / "report" / "teachers_cost_accuracy.png").is_file()
 
 
 class TestCifarTeachers:

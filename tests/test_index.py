@@ -21,7 +21,7 @@ def test_index_has_one_row_per_run_with_verdicts_and_report_links(tmp_path):
     assert "| 2026-03-04 |" in lines[0] and "| – |" in lines[0]
     assert "NVIDIA H200" in lines[1] and "`0.2.0+gdef`" in lines[1]
     assert "[index.html](gpu/a-run/report/index.html)" in lines[1]
-    assert "| C1, C2: not judged (scale) |" in lines[0]
+    assert "| C1, C2: incomplete |" in lines[0]  # the tiny suite meta-trains `gtn`; C1-C2 judge `gtn-steploss`
     assert section.startswith(START) and section.endswith(END)
 
 

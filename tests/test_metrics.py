@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from gtnbench.metrics import (
-    amortised_seconds_per_arch,
     bootstrap_ci,
     kendall,
     pearson,
@@ -14,12 +13,9 @@ from gtnbench.metrics import (
     rank_metrics,
     spearman,
     spearman_top_k,
-    speedup_factor,
-    speedup_interval,
     steps_to_reach,
     top_k_count,
     top_k_mask,
-    wallclock_speedup,
 )
 
 CORRELATIONS = [spearman, kendall, pearson]
@@ -170,27 +166,6 @@ def test_steps_to_reach_edges():
     assert steps_to_reach(STEPS, [math.nan, 0.3, 0.5, 0.7], 0.2) == 4.0
     with pytest.raises(ValueError):
         steps_to_reach([4, 1], [0.1, 0.2], 0.15)
-
-
-def test_speedup_factor_matches_claim_c6_arithmetic():
-    assert speedup_factor([128, 1200], [0.3, 0.6], 0.6, 128) == pytest.approx(1200 / 128)
-    assert speedup_factor(STEPS, VALUES, 0.4, 2) == pytest.approx(4.0)
-
-
-def test_speedup_interval_is_ordered():
-    low, high = speedup_interval(STEPS, VALUES, (0.35, 0.6), 2)
-    assert low == pytest.approx(2 ** 2.5 / 2)
-    assert high == pytest.approx(2 ** 5 / 2)
-    assert low < speedup_factor(STEPS, VALUES, 0.5, 2) < high
-    assert speedup_interval(STEPS, VALUES, (0.6, 0.9), 2)[1] == math.inf
-
-
-def test_wallclock_accounting_amortises_the_one_off_cost():
-    assert amortised_seconds_per_arch(0.5, 100.0, 200) == pytest.approx(1.0)
-    assert wallclock_speedup(4.0, 0.5, 100.0, 200) == pytest.approx(4.0)
-    assert wallclock_speedup(4.0, 0.5, 0.0, 1) == pytest.approx(8.0)
-    with pytest.raises(ValueError):
-        amortised_seconds_per_arch(0.5, 100.0, 0)
 
 
 def test_row_wise_spearman_equals_the_scalar_one():

@@ -145,7 +145,11 @@ steps = [4]
 
 
 @pytest.mark.parametrize("key", [
-    ("dm", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 2, 4, ("flip",), "real"),
+    ("dm", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 2, 4, ("flip",), "real", "feature-map"),
+    ("dm", ("convnet", (4, 4, 4), False, False, None, None), (3, 32, 32), 1, 4, (), "real", "penultimate"),
+    ("plain", ("convnet", (4, 4, 4), False, False, None, None), (1, 28, 28), 8),
+    ("reference-augment", "crop-scale-rotate", (), (1, 28, 28), 8),
+    ("reference-augment", "dsa", ("color", "crop", "flip"), (3, 32, 32), 8),
     ("dc", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 1, 2, 1, 4, 8, (), "noise"),
     ("embed", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28)),
     ("select", "kmeans", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),

@@ -110,3 +110,33 @@ def test_a_reference_of_another_configuration_fails_the_check():
     assert not result.passed and "regenerate" in result.config_mismatch
 
 
+
+
+def test_n6_report_and_check_agree_on_adversarial_nas_records(tmp_path):
+    """REVIEW N6: the report printed a "(claim C6)" speed-up and a "(claim C8)" budget grid from superseded code
+    beside `check`'s figures, and showed a NaN real-data curve as "never reached". Now every figure under a
+    claim's name comes from the claims code, for both, and a NaN curve is incomplete in both."""
+    import math
+    from pathlib import Path
+
+    from gtnbench.claims import verdicts_of
+    from tests.test_claims import nas_run
+
+    records = nas_run(gtn_noise=0.8, n_seeds=2)
+    nan_curve = [dict(r, details={**r["details"], "scores": {k: math.nan for k in r["details"]["scores"]}})
+                 if r["method"] == "real" else r for r in records]  # fmt: skip
+    config = {"claims": ["C6", "C7", "C8"], "nas": {"space": "nb201", "ground_truth": "cifar10_test_acc_hp200_mean",
+                                                     "bootstrap": 200, "search_seeds": 10}}  # fmt: skip
+    for case, data in (("normal", records), ("nan", nan_curve)):
+        run = RunContents(Path(case), {**manifest("cifar10"), "config": config}, data, b"")
+        report = write_report([run], tmp_path / case)
+        checked = verdicts_of(latest_records([run]), [config])
+        claims_section = report.markdown.split("## Claims")[1]
+        for v in checked:
+            assert f"| {v.claim.id} | {v.judged} |" in claims_section and f"**{v.verdict}**" in claims_section
+        assert "(claim C6)" not in report.markdown and "(claim C8)" not in report.markdown
+        if case == "nan":
+            assert {v.claim.id: v.verdict for v in checked}["C6"] == "incomplete"
+            speedups = report.markdown.split("Speed-up against real-data proxies")[1].split("###")[0]
+            rows = [line for line in speedups.splitlines() if line.startswith("| gtn")]
+            assert rows and all("| incomplete |" in row and "∞" not in row for row in rows)

@@ -99,8 +99,9 @@ def test_the_first_protocol_makes_the_set_and_the_rest_wait_for_it():
 
 @pytest.mark.parametrize("table, message", [
     ("[methods.bad]\nkind = \"subset\"\nimages_per_class = 2\ntotal = 40\n",
-     "x.toml: methods.bad: give exactly one of `images_per_class` and `total`"),
-    ("[methods.bad]\nkind = \"subset\"\n", "give exactly one of `images_per_class` and `total`"),
+     "x.toml: methods.bad: give exactly one of `images_per_class`, `total` and `counts`"),
+    ("[methods.bad]\nkind = \"subset\"\n", "give exactly one of `images_per_class`, `total` and `counts`"),
+    ("[methods.bad]\nkind = \"subset\"\ncounts = [2, 0]\n", "methods.bad.counts.1"),
     ("[methods.bad]\nkind = \"coreset\"\ncheckpoint = \"set.pt\"\nimages_per_class = 2\n", "has its own size"),
     ("[methods.bad]\nkind = \"dc\"\nimages_per_class = 7\n", "give both"),
     ("[methods.bad]\nkind = \"dc\"\nimages_per_class = 10\nouter_loop = 3\n", "or neither"),

@@ -111,7 +111,14 @@ def test_every_kind_makes_saves_and_scores_its_set_under_both_protocols(tmp_path
 
     report = write_report([read_run(out)], out / "report")
     assert "## Small-set teachers: tiny-sets (smoke) on MNIST" in report.markdown
-    assert "| herding-2 | coreset | herding | 20 (2/class) |" in report.markdown
+    assert "| herding-2 | coreset | herding | hard | 20 (2/class) |" in report.markdown
+    assert (out / "report" / "teachers_cost_accuracy.png").is_file()
+    for method in ("subset-2", "herding-2", "dm-2", "dc-1"):  # every making record: its cost and label regime
+        made = records[f"{method}/steps=3/seed=0"]["details"]
+        assert made["cost"]["source"] == "made here" and made["cost"]["device"] == "cpu"
+        assert made["set"]["labels"] == "hard" and made["cost"]["seconds"] >= 0
+    assert records["subset-2/steps=3/seed=0"]["details"]["cost"]["flops"] == 0
+    assert records["dm-2/steps=3/seed=0"]["metrics"]["make_flops"] > 0
     assert report.markdown.count("/set.png)") == 6 and "## What the teachers teach" in report.markdown
     html = (out / "report" / "index.html").read_text()
     assert html.count("<img src='data:image/png;base64,") >= 7  # the plots, the GTN's samples and the six sets
@@ -191,8 +198,9 @@ def test_the_coresets_of_one_seed_share_their_features(tmp_path, tiny_mnist):
 
     dataset = load_dataset("mnist", tiny_mnist)
     learner = FeatureLearner(LearnerSpec("mnist-paper", (3, 6)), steps=1, batch_size=8)
-    first = training_split_features(dataset, learner, 0)
-    assert training_split_features(dataset, learner, 0) is first
-    other = training_split_features(dataset, learner, 1)
+    first, flops = training_split_features(dataset, learner, 0)
+    assert training_split_features(dataset, learner, 0)[0] is first
+    other, other_flops = training_split_features(dataset, learner, 1)
     assert other is not first and not torch.equal(other, first)
-    assert torch.equal(training_split_features(dataset, learner, 0), first)  # recomputed alike
+    assert flops == other_flops > 0  # one step and the embedding of the split: the same work for every seed
+    assert torch.equal(training_split_features(dataset, learner, 0)[0], first)  # recomputed alike

@@ -32,7 +32,7 @@ from gtnbench.suite import nas_table
 
 __all__ = ["CLAIMS", "INCOMPLETE", "INCONCLUSIVE", "LEGEND", "NOT_JUDGED", "NOT_MEASURED", "NOT_PROTOCOL",
            "NOT_REPRODUCED", "REPRODUCED", "Baseline", "Claim", "Estimate", "Settings", "Verdict", "judge_all",
-           "protocol_hash", "settings_of"]  # fmt: skip
+           "protocol_hash", "settings_of", "verdicts_of"]  # fmt: skip
 
 
 @functools.cache
@@ -52,6 +52,13 @@ def settings_of(configs: Iterable[dict[str, Any]]) -> Settings:
             return Settings(resamples=nas.get("bootstrap", Settings.resamples),
                             search_seeds=nas.get("search_seeds", Settings.search_seeds))  # fmt: skip
     return Settings()
+
+
+def verdicts_of(records: list[dict[str, Any]], configs: list[dict[str, Any]], relax: float | None = None) -> list[Verdict]:
+    """The verdicts `check` prints and `report` writes, one computation for both: the claims the runs' suites
+    name (else every claim the records bear on), with the statistics settings the suites set."""
+    claim_ids = list(dict.fromkeys(c for config in configs for c in (config or {}).get("claims", [])))
+    return judge_all(records, claim_ids or None, settings_of(configs), relax)
 
 
 def judge_all(records: list[dict[str, Any]], claim_ids: Iterable[str] | None = None, settings: Settings | None = None,

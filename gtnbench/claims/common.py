@@ -6,10 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
-
+from gtnbench.claims.intervals import Interval, difference_interval, mean_interval
 from gtnbench.claims.verdicts import Baseline, Estimate, Record, Settings
-from gtnbench.metrics import bootstrap_groups
+
+
+def plural(n: int, word: str) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def matching(records: Iterable[Record], **match: Any) -> list[Record]:
@@ -35,27 +38,34 @@ def values(records: Iterable[Record], metric: str) -> list[float]:
     return [float(r["metrics"][metric]) for r in records if metric in r.get("metrics", {})]
 
 
-def mean(*groups: np.ndarray) -> float:
-    return float(np.mean(groups[0]))
+def as_estimate(interval: Interval) -> Estimate:
+    return Estimate(interval.value, interval.low, interval.high, interval.method)
 
 
-def difference(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a) - np.mean(b))
+def mean(values: Sequence[float]) -> Estimate:
+    """The mean over seeds with its t interval."""
+    return as_estimate(mean_interval(values))
 
 
-def estimate(groups: Sequence[Sequence[float]], statistic: Callable[..., float], settings: Settings) -> Estimate:
-    """The statistic with its bootstrap interval over the seeds of each group."""
-    value, low, high = bootstrap_groups(groups, statistic, settings.resamples, seed=settings.seed)
-    return Estimate(value, low, high)
+def difference(a: Sequence[float], b: Sequence[float]) -> Estimate:
+    """mean(a) - mean(b) over independent seeds with its Welch interval."""
+    return as_estimate(difference_interval(a, b))
+
+
+def estimate(groups: Sequence[Sequence[float]], statistic: Callable[..., Estimate], settings: Settings) -> Estimate:
+    """A statistic of groups of per-seed values (`mean`, `difference`) with its interval."""
+    return statistic(*groups)
 
 
 def interval_text(e: Estimate, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
-    """'98.70 % [98.52, 98.85]' (or without interval: '98.70 % (no interval)')."""
+    """'98.70 % [98.52, 98.85]' (or without interval: '98.70 % (one seed: no interval)')."""
     def number(v: float) -> str:
         return "∞" if math.isinf(v) else f"{v * scale:.{digits}f}"
 
     head = f"{number(e.value)}{unit}"
-    return f"{head} [{number(e.low)}, {number(e.high)}]" if e.has_interval else f"{head} (no interval)"
+    if e.has_interval:
+        return f"{head} [{number(e.low)}, {number(e.high)}]"
+    return f"{head} ({e.method}: no interval)" if e.method.endswith(" seed") else f"{head} (no interval)"
 
 
 def pct(e: Estimate) -> str:

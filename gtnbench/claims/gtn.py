@@ -13,20 +13,21 @@ import numpy as np
 
 from gtnbench.claims.common import (
     Group,
+    as_estimate,
     baseline_accuracy,
     difference,
-    estimate,
     group,
     interval_text,
     matching,
     mean,
     ok,
     pct,
+    plural,
     scale_of,
     values,
 )
+from gtnbench.claims.intervals import crossing_interval, difference_interval, fisher_greater, log_ratio_interval
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
-from gtnbench.metrics import steps_to_reach
 
 PAPER_T = 32  # C1-C3a: MNIST, 32 inner steps
 
@@ -60,6 +61,8 @@ def _gtn_baselines(claim: Claim, records: list[Record], g: Group, settings: Sett
         if name == "untrained generator":
             shown.append(baseline_accuracy(name, judged, values(g.ok, "untrained_test_acc"), settings,
                                            label=f"untrained generator, {steps} steps"))  # fmt: skip
+        elif not matching(records, method=name):  # never guess what an absent method is
+            shown.append(Baseline(name, "not in these runs"))
         elif any(r["kind"] == "gtn" for r in matching(records, method=name)):
             other = [r for r in ok(records, method=name) if r["details"].get("inner_steps") == steps]
             shown.append(baseline_accuracy(name, judged, values(other, "test_acc"), settings,
@@ -82,8 +85,8 @@ def measure_c1(claim: Claim, records: list[Record], settings: Settings) -> Measu
     g = _judged_mnist(claim, records)
     if g.missing:
         return _incomplete(claim, g, records)
-    e = estimate([values(g.ok, "test_acc")], mean, settings)
-    text = f"{claim.judged} (T={_steps(g)}): {pct(e)} test accuracy, mean over {len(g.ok)} seeds"
+    e = mean(values(g.ok, "test_acc"))
+    text = f"{claim.judged} (T={_steps(g)}): {pct(e)} test accuracy, mean over {plural(len(g.ok), 'seed')}"
     return Measurement(f"{claim.judged} (T={_steps(g)})", e, text, scale_of(g.ok),
                        _gtn_baselines(claim, records, g, settings))  # fmt: skip
 
@@ -93,7 +96,7 @@ def measure_c1b(claim: Claim, records: list[Record], settings: Settings) -> Meas
     if g.missing:
         return _incomplete(claim, g, records)
     seconds = values(g.ok, "learner_train_seconds")
-    e = estimate([seconds], mean, settings)
+    e = mean(seconds)
     devices = ", ".join(sorted({r["device_name"] for r in g.ok}))
     text = (f"{claim.judged} (T={_steps(g)}): {interval_text(e, 1000, 1, ' ms')} on {devices} (mean over seeds of "
             "each trial's median learner)")  # fmt: skip
@@ -110,9 +113,8 @@ def measure_c2(claim: Claim, records: list[Record], settings: Settings) -> Measu
     if not real:
         return Measurement(claim.judged, Estimate(math.nan), "–", scale_of(g.ok),
                            missing=f"{real_name} at {steps} steps is not in these runs")  # fmt: skip
-    e = estimate([gtn, real], difference, settings)
-    text = (f"{claim.judged} {pct(estimate([gtn], mean, settings))} vs {real_name} "
-            f"{pct(estimate([real], mean, settings))} after {steps} steps: GTN minus real "
+    e = difference(gtn, real)
+    text = (f"{claim.judged} {pct(mean(gtn))} vs {real_name} {pct(mean(real))} after {steps} steps: GTN minus real "
             f"{interval_text(e, 100, 2, ' points')}")  # fmt: skip
     return Measurement(f"{claim.judged} (T={steps})", e, text, scale_of(g.ok + ok(records, method=real_name)),
                        _gtn_baselines(claim, records, g, settings))  # fmt: skip
@@ -130,9 +132,21 @@ def _curricula(claim: Claim, records: list[Record]) -> tuple[dict[str, list[Reco
     return by, g.failed
 
 
-def _smallest_gap(*groups: np.ndarray) -> float:
-    means = [np.mean(x) for x in groups]
-    return float(min(a - b for a, b in zip(means, means[1:])))
+C3_PAIRS = tuple(zip(C3_ORDER, C3_ORDER[1:]))
+
+
+def smallest_gap(accuracy: dict[str, list[float]]) -> Estimate:
+    """C3's statistic: the smallest adjacent gap of the curricula's mean accuracies. Its lower bound is the
+    smallest of the gaps' 95 % Welch lower bounds (all gaps clear 0 only if each does: an intersection-union
+    test, so a truth on the threshold reads "reproduced" at most 2.5 % of the time); its upper bound the
+    smallest of their Bonferroni upper bounds (one-sided 2.5 % / 3 each)."""
+    lower = [difference(accuracy[a], accuracy[b]) for a, b in C3_PAIRS]
+    upper = [difference_interval(accuracy[a], accuracy[b], 1 - 0.05 / len(C3_PAIRS)) for a, b in C3_PAIRS]
+    value = min(e.value for e in lower)
+    if not all(e.has_interval for e in lower):
+        return Estimate(value, method=lower[0].method)
+    return Estimate(value, min(e.low for e in lower), min(i.high for i in upper),
+                    f"{lower[0].method} per adjacent pair")  # fmt: skip
 
 
 def measure_c3(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -142,15 +156,18 @@ def measure_c3(claim: Claim, records: list[Record], settings: Settings) -> Measu
     scale = scale_of([r for rs in by.values() for r in rs]) if by else scale_of(records)
     absent = [c for c in C3_ORDER if c not in by]
     accuracy = {c: values(by[c], "test_acc") for c in C3_ORDER if c in by}
-    shown = tuple(Baseline(c, pct(estimate([accuracy[c]], mean, settings))) for c in accuracy)
+    shown = tuple(Baseline(c, pct(mean(accuracy[c]))) for c in accuracy)
     if absent or failed:
         why = ", ".join(filter(None, [f"missing {', '.join(absent)}" if absent else "",
                                       f"{failed} trial(s) failed" if failed else ""]))  # fmt: skip
         return Measurement(claim.judged, Estimate(math.nan), "–", scale, shown, missing=why)
-    e = estimate([accuracy[c] for c in C3_ORDER], _smallest_gap, settings)
+    e = smallest_gap(accuracy)
     gaps = " > ".join(f"{c} {100 * np.mean(accuracy[c]):.2f}" for c in C3_ORDER)
     text = f"{gaps} (test %, mean over seeds); smallest adjacent gap {interval_text(e, 100, 2, ' points')}"
     return Measurement(f"{claim.judged} (4 curricula)", e, text, scale, shown)
+
+
+C3A_TARGET = 0.95  # validation accuracy whose first iteration C3a compares
 
 
 def iterations_to_reach(history: list[dict], target: float) -> float:
@@ -159,29 +176,54 @@ def iterations_to_reach(history: list[dict], target: float) -> float:
     return next((h["iteration"] for h in history if h["val_acc"] >= target), math.inf)
 
 
-def _ratio_of_means(none: np.ndarray, full: np.ndarray) -> float:
-    f, n = float(np.mean(full)), float(np.mean(none))
-    return math.inf if math.isinf(n) and not math.isinf(f) else n / f if f > 0 else math.nan
+def _outer_iterations(records: list[Record]) -> float:
+    """How long the runs meta-trained (the censoring limit of "never reached")."""
+    found = [r["details"].get("meta", {}).get("outer_iterations") for r in records]
+    found += [max((h["iteration"] for h in r["details"].get("validation", [])), default=None) for r in records]
+    known = [f for f in found if f is not None]
+    return float(min(known)) if known else math.nan
 
 
 def measure_c3a(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
+    """none / full in outer iterations to reach 95 % validation accuracy: the ratio of geometric means with a
+    Welch interval on the logarithms over seeds. A `none` run that never gets there is censored at the
+    run's length (the value and lower bound become lower bounds; inconclusive when too short to tell);
+    the full curriculum never getting there settles the claim as not reproduced."""
     by, failed = _curricula(claim, records)
     if "full" not in by or "none" not in by:
         return None if not failed else Measurement(claim.judged, Estimate(math.nan), "–", scale_of(records),
                                                    missing=f"{failed} trial(s) failed")  # fmt: skip
-    reach = {c: [iterations_to_reach(r["details"].get("validation", []), 0.95) for r in by[c]] for c in ("full", "none")}
+    target = C3A_TARGET
+    reach = {c: [iterations_to_reach(r["details"].get("validation", []), target) for r in by[c]]
+             for c in ("full", "none")}  # fmt: skip
     scale = scale_of(by["full"] + by["none"])
+    limit = _outer_iterations(by["full"] + by["none"])
     learners = by["full"][0]["details"].get("meta", {}).get("validation_learners", 1)
-    text_reach = (f"iterations to 95 % validation accuracy (mean of {learners} validation learner(s)), per seed: "
-                  f"full {reach['full']}, none {reach['none']}")  # fmt: skip
+    text_reach = (f"iterations to {100 * target:g} % validation accuracy (mean of {learners} validation learner"
+                  f"{'' if learners == 1 else 's'}), per seed: full {_iterations(reach['full'])}, none "
+                  f"{_iterations(reach['none'])} (never: not within the run's {limit:g} iterations)")  # fmt: skip
     if failed:
         return Measurement(claim.judged, Estimate(math.nan), text_reach, scale, missing=f"{failed} trial(s) failed")
-    if all(math.isinf(v) for v in reach["full"]):
-        return Measurement(claim.judged, Estimate(math.nan), text_reach + "; full never reaches 95 %", scale,
+    never_full = sum(math.isinf(v) for v in reach["full"])
+    if never_full == len(reach["full"]):
+        return Measurement(claim.judged, Estimate(math.nan), text_reach + "; full never reaches it", scale,
                            settled=False)  # fmt: skip
-    e = estimate([reach["none"], reach["full"]], _ratio_of_means, settings)
-    return Measurement(f"{claim.judged} (full vs none)", e,
-                       text_reach + f"; none / full {interval_text(e, 1, 2, 'x')}", scale)  # fmt: skip
+    if never_full:
+        return Measurement(claim.judged, Estimate(math.inf), text_reach + f"; full does not reach it in {never_full} "
+                           "seed(s): no interval", scale)  # fmt: skip
+    e = as_estimate(log_ratio_interval(reach["none"], reach["full"], limit))
+    censored = any(math.isinf(v) for v in reach["none"])
+    words = f"none / full {'at least ' if censored else ''}{interval_text(e, 1, 2, 'x')} (ratio of geometric means)"
+    if censored and e.has_interval and e.low < claim.threshold.value:
+        words += "; none never got there in some seeds and the run is too short to tell"
+    return Measurement(f"{claim.judged} (full vs none)", e, f"{text_reach}; {words}", scale)
+
+
+def _iterations(values_: list[float]) -> str:
+    return "[" + ", ".join("never" if math.isinf(v) else f"{v:g}" for v in values_) + "]"
+
+
+C4_ALPHA = 0.0125  # each of C4's two criteria at half of the 2.5 % one-sided error (Bonferroni)
 
 
 def _diverged(record: Record) -> bool:
@@ -191,7 +233,14 @@ def _diverged(record: Record) -> bool:
 
 
 def measure_c4(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
-    """Weight norm on vs off (failed records carry no details: the flag comes from the trial's variant)."""
+    """Weight norm on vs off (failed records carry no details: the flag comes from the trial's variant).
+
+    Two pre-stated criteria, each at a one-sided 1.25 % (together at most 2.5 %): more divergence
+    without weight norm by a one-sided Fisher exact test of the counts; otherwise the accuracy of the
+    runs that finished, on minus off, by a 97.5 % Welch interval against 1 point. "Not reproduced" needs
+    both refuted: the accuracy interval below 1 point and no more divergence without weight norm than
+    with it (else inconclusive). Every run with weight norm diverging is "not reproduced" (it stabilised
+    nothing)."""
     sides = {flag: [r for r in records if r["method"] == claim.judged and r.get("variant", {}).get("weight_norm") == flag]
              for flag in (True, False)}  # fmt: skip
     if not sides[True] or not sides[False]:
@@ -201,19 +250,30 @@ def measure_c4(claim: Claim, records: list[Record], settings: Settings) -> Measu
     crashed = sum(r["status"] != "ok" and not _diverged(r) for rs in sides.values() for r in rs)
     accuracy = {flag: values([r for r in rs if r["status"] == "ok"], "test_acc") for flag, rs in sides.items()}
     words = "; ".join(f"weight norm {'on' if flag else 'off'}: {diverged[flag]}/{len(sides[flag])} diverged, test "
-                      f"{pct(estimate([accuracy[flag]], mean, settings)) if accuracy[flag] else '–'}"
+                      f"{pct(mean(accuracy[flag])) if accuracy[flag] else '–'}"
                       for flag in (True, False))  # fmt: skip
     if crashed:  # a crash or an out-of-memory kill says nothing about stability
         return Measurement(claim.judged, Estimate(math.nan), words, scale,
                            missing=f"{crashed} trial(s) failed for other reasons than divergence: rerun them")  # fmt: skip
-    if diverged[False] > diverged[True]:
-        return Measurement(claim.judged, Estimate(math.nan), words + "; more runs diverge without weight norm", scale,
-                           settled=True)  # fmt: skip
-    if not accuracy[True] or not accuracy[False]:
-        return Measurement(claim.judged, Estimate(math.nan), words, scale, settled=not accuracy[False])
-    e = estimate([accuracy[True], accuracy[False]], difference, settings)
-    return Measurement(f"{claim.judged} (weight norm on vs off)", e,
-                       words + f"; on minus off {interval_text(e, 100, 2, ' points')}", scale)  # fmt: skip
+    p = fisher_greater(diverged[False], len(sides[False]), diverged[True], len(sides[True]))
+    fisher = f"more divergence without weight norm: one-sided Fisher exact p = {p:.3g}"
+    if p <= C4_ALPHA:
+        return Measurement(claim.judged, Estimate(math.nan), f"{words}; {fisher} ≤ {C4_ALPHA:g}", scale, settled=True)
+    if not accuracy[True]:
+        return Measurement(claim.judged, Estimate(math.nan), f"{words}; every run with weight norm diverged", scale,
+                           settled=False)  # fmt: skip
+    if not accuracy[False]:
+        return Measurement(claim.judged, Estimate(math.inf, method="no run without weight norm finished"),
+                           f"{words}; {fisher} > {C4_ALPHA:g}; no run without weight norm finished: too few to tell",
+                           scale)  # fmt: skip
+    e = as_estimate(difference_interval(accuracy[True], accuracy[False], 1 - 2 * C4_ALPHA))
+    text = (f"{words}; {fisher} > {C4_ALPHA:g}; on minus off {interval_text(e, 100, 2, ' points')} "
+            "(97.5 % interval)")  # fmt: skip
+    if diverged[False] > diverged[True] and e.has_interval and e.high < claim.threshold.value:
+        # the accuracies refute one criterion, but more runs diverged without: the other is merely unproven
+        return Measurement(f"{claim.judged} (weight norm on vs off)", Estimate(e.value, method=e.method),
+                           text + "; more runs diverged without weight norm, too few to tell", scale)  # fmt: skip
+    return Measurement(f"{claim.judged} (weight norm on vs off)", e, text, scale)
 
 
 def _real_curve(records: list[Record], method: str) -> tuple[list[int], dict[int, list[float]], dict[int, list[float]]]:
@@ -227,24 +287,22 @@ def _real_curve(records: list[Record], method: str) -> tuple[list[int], dict[int
     return sorted(accuracy), accuracy, seconds
 
 
-def speedup_in_steps(steps: list[int], inner: int, threshold: float):
-    """The statistic of C5: real-data steps to reach the GTN's mean accuracy, over T. A curve that never
-    reaches it counts as beyond its last budget only when that budget already makes the factor
-    clear the threshold (else NaN: the curve is too short to tell); a curve whose first budget
-    already reaches it gives only an upper bound (NaN unless that bound is under the threshold)."""
-
-    def statistic(gtn: np.ndarray, *curve: np.ndarray) -> float:
-        means = [float(np.mean(c)) for c in curve]
-        if any(math.isnan(m) for m in means) or math.isnan(float(np.mean(gtn))):
-            return math.nan
-        needed = steps_to_reach(steps, means, float(np.mean(gtn)))
-        if math.isinf(needed):
-            return math.inf if steps[-1] / inner >= threshold else math.nan
-        if needed == steps[0] and means[0] >= float(np.mean(gtn)) and steps[0] / inner >= threshold:
-            return math.nan
-        return needed / inner
-
-    return statistic
+def speedup_estimate(steps: list[int], curve: list[list[float]], gtn: list[float], inner: int) -> Estimate:
+    """C5's statistic: real-data steps to reach the GTN's mean accuracy, over T, with bounds by test inversion
+    (claims/intervals.crossing_interval). Not reached within the budgets: the value is infinite and the
+    lower bound is the last budget (so a curve too short to tell reads inconclusive, never "inf, so
+    reproduced"); reached at the first budget: the lower bound is 0. A NaN on the curve gives NaN."""
+    crossing = crossing_interval(steps, curve, gtn)
+    if any(math.isnan(v) for v in (crossing.value, crossing.earliest, crossing.latest)):
+        return Estimate(math.nan)
+    earliest = crossing.earliest
+    if math.isinf(earliest):
+        earliest = float(steps[-1])
+    elif earliest == steps[0]:
+        earliest = 0.0
+    if any(len(c) < 2 for c in curve) or len(gtn) < 2:
+        return Estimate(crossing.value / inner, method=crossing.method)
+    return Estimate(crossing.value / inner, earliest / inner, crossing.latest / inner, crossing.method)
 
 
 def measure_c5(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -260,17 +318,17 @@ def measure_c5(claim: Claim, records: list[Record], settings: Settings) -> Measu
         return Measurement(claim.judged, Estimate(math.nan), "–", scale_of(cifar), missing=why)
     inner = _steps(g)
     gtn = values(g.ok, "test_acc")
-    e = estimate([gtn, *(accuracy[k] for k in steps)], speedup_in_steps(steps, inner, claim.threshold.value), settings)
+    e = speedup_estimate(steps, [accuracy[k] for k in steps], gtn, inner)
     label = "CIFAR-10 (JPEG copy)" if any(r["dataset"] == "cifar10-jpeg" for r in g.ok) else "CIFAR-10"
-    needed = steps_to_reach(steps, [float(np.mean(accuracy[k])) for k in steps], float(np.mean(gtn)))
+    needed = e.value * inner
     per_step = float(np.mean([np.mean(seconds[k]) / k for k in steps]))
     gtn_seconds = float(np.mean(values(g.ok, "learner_train_seconds")))
     in_seconds = needed * per_step / gtn_seconds if math.isfinite(needed) else math.inf
-    text = (f"{label}: {claim.judged} {pct(estimate([gtn], mean, settings))} after {inner} steps; {real_name} "
-            f"needs {needed:.0f} steps: {interval_text(e, 1, 2, 'x')} in steps, {in_seconds:.2f}x in seconds")  # fmt: skip
+    reached = f"needs {needed:.0f} steps" if math.isfinite(needed) else f"does not reach it within {steps[-1]} steps"
+    text = (f"{label}: {claim.judged} {pct(mean(gtn))} after {inner} steps; {real_name} {reached}: "
+            f"{interval_text(e, 1, 2, 'x')} in steps, {in_seconds:.2f}x in seconds")  # fmt: skip
     at_t = accuracy.get(inner, [])
     shown = (baseline_accuracy(real_name, gtn, at_t, settings, label=f"{real_name} (tuned real data, {inner} steps)"),
              baseline_accuracy("untrained generator", gtn, values(g.ok, "untrained_test_acc"), settings,
                                label=f"untrained generator, {inner} steps"))  # fmt: skip
     return Measurement(f"{claim.judged} (T={inner})", e, text, scale_of(g.ok + ok(cifar, method=real_name)), shown)
-

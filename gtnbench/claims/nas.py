@@ -6,31 +6,96 @@ proxy (the claim's first baseline, a method read out at several budgets) on the 
 scored. The trivial baselines (training-free scores, the table's short-schedule column, and the
 tuned real-data proxy of about the same cost) are shown beside every figure, each on the cells it
 shares with the judged proxy, so adding or removing one never changes another's figure.
-Intervals are paired bootstraps over architectures.
+
+A proxy is one evaluation per cell: one seed's training (for a GTN proxy, on the GTN meta-trained
+with that seed). A claim's quantity is therefore computed per seed and averaged over seeds, and its
+interval is a two-stage percentile bootstrap: each method's seeds are resampled (a GTN meta-training
+with its proxies is one unit; so is a real-data proxy's seed, calibration included), and the cells
+jointly for every proxy (the comparison is paired). `check` also shows each seed's own verdict
+(its interval over cells alone) and whether the seeds agree.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Callable
 
 import numpy as np
 
-from gtnbench.claims.common import comparison, interval_text, scale_of
-from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
-from gtnbench.metrics import (
-    interval_of,
-    resampled_indices,
-    spearman,
-    spearman_rows,
-    spearman_top_k_rows,
-    steps_to_reach,
-)
-from gtnbench.nas.search import cells_to_reach, mean_pick_curve, search_orders
-from gtnbench.rankcorr import Proxy, collect, ground_truth_of, mean_scores, seconds_per_arch, space_of
+from gtnbench.claims.common import comparison, interval_text, plural, scale_of
+from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, SeedMeasurement, Settings
+from gtnbench.metrics import interval_of, spearman_rows, spearman_top_k_rows, steps_to_reach
+from gtnbench.nas.search import cells_to_reach_rows, mean_pick_curves, search_orders
+from gtnbench.rankcorr import Proxy, collect, ground_truth_of, seconds_per_arch, space_of
 
 C8_WITHIN = 0.5  # accuracy points below the best real-data-guided search
+RowStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]  # scores [B, n], truth [B, n] -> [B]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Proxies' per-seed scores on one pool of cells (every proxy scored every cell in every seed)."""
+
+    names: list[str]
+    pool: list[int]
+    truth: np.ndarray  # [n]
+    scores: dict[str, dict[int, np.ndarray]]  # proxy -> seed -> [n]
+    methods: dict[str, str]  # proxy -> its method (a method's proxies share their seeds' draws)
+
+    def seeds(self, name: str) -> list[int]:
+        return sorted(self.scores[name])
+
+    def only_seed(self, seed: int) -> Panel:
+        """The panel of one seed (proxies that did not run it keep all their seeds: tables, costs)."""
+        scores = {n: ({seed: s[seed]} if seed in s else s) for n, s in self.scores.items()}
+        return Panel(self.names, self.pool, self.truth, scores, self.methods)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """One two-stage bootstrap: cells [B, n] shared by every proxy, and per method its seeds [B, k]
+    (positions in the method's sorted seeds)."""
+
+    cells: np.ndarray
+    seeds: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, panel: Panel, settings: Settings) -> Draws:
+        rng = np.random.default_rng(settings.seed)
+        cells = rng.integers(0, len(panel.pool), size=(settings.resamples, len(panel.pool)))
+        seeds = {}
+        for method in sorted(set(panel.methods.values())):
+            n = len(panel.seeds(next(p for p in panel.names if panel.methods[p] == method)))
+            seeds[method] = rng.integers(0, n, size=(settings.resamples, n))
+        return cls(cells, seeds)
+
+
+def per_seed_rows(panel: Panel, name: str, statistic: RowStatistic, cells: np.ndarray) -> np.ndarray:
+    """The statistic of each seed of the proxy on each row of resampled cells: [seeds, B]."""
+    truth = panel.truth[cells]
+    return np.stack([statistic(panel.scores[name][s][cells], truth) for s in panel.seeds(name)])
+
+
+def seed_mean(panel: Panel, name: str, statistic: RowStatistic) -> float:
+    """The statistic on all the pool's cells, averaged over the proxy's seeds."""
+    return float(np.mean(per_seed_rows(panel, name, statistic, np.arange(len(panel.pool))[None])))
+
+
+def two_stage(panel: Panel, draws: Draws, name: str, statistic: RowStatistic) -> np.ndarray:
+    """The seed-averaged statistic in every bootstrap draw: [B]."""
+    rows = per_seed_rows(panel, name, statistic, draws.cells)
+    picks = draws.seeds[panel.methods[name]]
+    return rows[picks, np.arange(len(picks))[:, None]].mean(axis=1)
+
+
+def panel_of(proxies: dict[str, Proxy], truth: dict[int, float], names: list[str]) -> Panel:
+    """The proxies `names` on the cells every one of them scored in every seed."""
+    scored = [set.intersection(*(set(s) for s in proxies[n].scores.values())) for n in names]
+    pool = sorted(set.intersection(*scored))
+    scores = {n: {seed: np.array([s[a] for a in pool]) for seed, s in proxies[n].scores.items()} for n in names}
+    return Panel(names, pool, np.array([truth[a] for a in pool]), scores, {n: proxies[n].method for n in names})
 
 
 @dataclass
@@ -41,23 +106,17 @@ class NasInputs:
     truth: dict[int, float]  # ground truth of every scored architecture
     best_possible: float
     scale: str
-    records: list[Record]  # all of them (the GTN's meta-training record too)
-    _scores: dict[str, dict[int, float]] = field(default_factory=dict)
-
-    def scores(self, name: str) -> dict[int, float]:
-        if name not in self._scores:
-            self._scores[name] = mean_scores(self.proxies[name])
-        return self._scores[name]
+    records: list[Record]  # all of them (the GTN's meta-training records too)
 
     def cost(self, name: str) -> float:
         return seconds_per_arch(self.proxies[name], self.proxies)
 
-    def compared(self) -> tuple[list[str], list[int], list[np.ndarray], np.ndarray]:
-        """The judged proxy and the real-data proxies, the cells they all scored, their scores and the truth."""
-        names = [self.judged, *self.real]
-        pool = _pool(self, names)
-        arrays, truth = _arrays(self, names, pool)
-        return names, pool, arrays, truth
+    def panel(self, names: list[str]) -> Panel:
+        return panel_of(self.proxies, self.truth, names)
+
+    def seeds(self) -> list[int]:
+        """The judged proxy's seeds (each: one GTN meta-training and one training of every cell)."""
+        return sorted(self.proxies[self.judged].scores)
 
 
 def _split(judged: str) -> tuple[str, int]:
@@ -97,16 +156,6 @@ def _inputs(claim: Claim, records: list[Record]) -> NasInputs | Measurement | No
                      records)  # fmt: skip
 
 
-def _pool(inputs: NasInputs, names: list[str]) -> list[int]:
-    """Architectures every one of `names` scored (sorted)."""
-    shared = set.intersection(*(set(inputs.scores(n)) for n in names))
-    return sorted(shared)
-
-
-def _arrays(inputs: NasInputs, names: list[str], pool: list[int]) -> tuple[list[np.ndarray], np.ndarray]:
-    return [np.array([inputs.scores(n)[a] for a in pool]) for n in names], np.array([inputs.truth[a] for a in pool])
-
-
 def _trivial(inputs: NasInputs) -> list[str]:
     """The training-free and tabular proxies of the run, and the tuned real-data proxy nearest the judged one's cost."""
     shown = [n for n, p in inputs.proxies.items() if p.kind in ("nb201-free", "nb201-table")]
@@ -117,92 +166,119 @@ def _trivial(inputs: NasInputs) -> list[str]:
     return shown
 
 
-def _one(rows_statistic, x: np.ndarray, y: np.ndarray) -> float:
-    return float(rows_statistic(x[None], y[None])[0])
+def bootstrap_method(panel: Panel, names: list[str], settings: Settings) -> str:
+    counts = sorted({len(panel.seeds(n)) for n in names})
+    cells = f"{len(panel.pool)} cells ({settings.resamples} resamples)"
+    if counts == [1]:
+        return f"bootstrap over {cells}"
+    return f"two-stage bootstrap over {'/'.join(map(str, counts))} seeds and {cells}"
 
 
-def _paired_difference(inputs: NasInputs, other: str, rows_statistic, settings: Settings) -> tuple[Estimate, Estimate, int]:
-    """A row-wise statistic of `other` on the cells it shares with the judged proxy, and judged minus other
-    (paired bootstrap over those cells)."""
-    pool = _pool(inputs, [inputs.judged, other])
-    (judged, baseline), truth = _arrays(inputs, [inputs.judged, other], pool)
-    if len(pool) < 3:
-        return Estimate(math.nan), Estimate(math.nan), len(pool)
-    draws = resampled_indices(len(pool), settings.resamples, settings.seed)
-    own = rows_statistic(baseline[draws], truth[draws])
-    diff = rows_statistic(judged[draws], truth[draws]) - own
-    value = _one(rows_statistic, baseline, truth)
-    return (Estimate(value, *interval_of(own)), Estimate(_one(rows_statistic, judged, truth) - value, *interval_of(diff)),
-            len(pool))  # fmt: skip
-
-
-def _baselines(inputs: NasInputs, rows_statistic, settings: Settings) -> tuple[Baseline, ...]:
+def _baselines(inputs: NasInputs, statistic: RowStatistic, settings: Settings) -> tuple[Baseline, ...]:
+    """Each trivial baseline's statistic on the cells it shares with the judged proxy, and judged minus it."""
     shown = []
-    for name in _trivial(inputs):
-        own, diff, n = _paired_difference(inputs, name, rows_statistic, settings)
+    for name in [] if settings.verdict_only else _trivial(inputs):
+        panel = inputs.panel([inputs.judged, name])
         label = f"{name} (tuned real data, about the same cost)" if name in inputs.real else name
-        shown.append(Baseline(f"{label} [{n} cells]", interval_text(own, 1, 3),
+        if len(panel.pool) < 3:
+            shown.append(Baseline(f"{label} [{len(panel.pool)} cells]", "too few shared cells"))
+            continue
+        draws = Draws.of(panel, settings)
+        own_draws, judged_draws = two_stage(panel, draws, name, statistic), two_stage(panel, draws, inputs.judged, statistic)
+        own = Estimate(seed_mean(panel, name, statistic), *interval_of(own_draws))
+        diff = Estimate(seed_mean(panel, inputs.judged, statistic) - own.value, *interval_of(judged_draws - own_draws))
+        shown.append(Baseline(f"{label} [{len(panel.pool)} cells]", interval_text(own, 1, 3),
                               comparison(diff, f"{inputs.judged} minus it", 1, "", 3)))  # fmt: skip
     return tuple(shown)
 
 
-def real_steps_to_match(steps: list[int], real: np.ndarray, judged: float, threshold: float) -> float:
-    """Real-data steps whose Spearman matches the judged proxy's. Never reached: beyond the last budget,
-    which counts as clearing the threshold only when that budget does (else NaN: too short a curve to
-    tell). A NaN on the curve gives NaN (review finding 8: never "inf, so reproduced")."""
+def real_steps_to_match(steps: list[int], real: np.ndarray, judged: float) -> float:
+    """Real-data steps whose Spearman matches the judged proxy's; inf beyond the last budget. A NaN on the
+    curve gives NaN (review finding 8: never "inf, so reproduced")."""
     if np.isnan(real).any() or math.isnan(judged):
         return math.nan
-    needed = steps_to_reach(steps, real, judged)
-    if math.isinf(needed) and steps[-1] < threshold:
-        return math.nan
-    return needed
+    return steps_to_reach(steps, real, judged)
 
 
-def _meta_seconds(inputs: NasInputs) -> float:
-    """Meta-training seconds of the GTN that taught the judged proxy (its checkpoint names the trial)."""
+def censored_interval(draws: list[float], last: float) -> tuple[float, float]:
+    """Percentile interval of draws in which inf means "beyond the last budget": for the lower bound such a
+    draw counts as the last budget (all that is known of it), for the upper bound as infinite; so a curve
+    too short to tell gives an interval that straddles any threshold beyond it."""
+    values = np.asarray(draws, dtype=float)
+    if np.isnan(values).any():
+        return math.nan, math.nan
+    low, _ = interval_of(np.where(np.isinf(values), last, values))
+    _, high = interval_of(values)
+    return low, high
+
+
+def _per_seed(inputs: NasInputs, measure: Callable[[NasInputs, Panel, Settings], Estimate], panel: Panel,
+              settings: Settings) -> tuple[SeedMeasurement, ...]:  # fmt: skip
+    """The claim's estimate from each of the judged proxy's seeds alone (interval over cells), when it has several."""
+    if settings.verdict_only or len(inputs.seeds()) < 2:
+        return ()
+    return tuple(SeedMeasurement(f"seed {s}", measure(inputs, panel.only_seed(s), settings)) for s in inputs.seeds())
+
+
+def c6_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> Estimate:
+    """Real-data steps to match the judged proxy's seed-mean Spearman, with its two-stage interval (a draw
+    beyond the last budget bounds the interval below by that budget only)."""
+    steps = [inputs.proxies[n].steps for n in inputs.real]
+    rho = {n: seed_mean(panel, n, spearman_rows) for n in panel.names}
+    needed = real_steps_to_match(steps, np.array([rho[n] for n in inputs.real]), rho[inputs.judged])
+    draws = Draws.of(panel, settings)
+    rows = {n: two_stage(panel, draws, n, spearman_rows) for n in panel.names}
+    curve = np.stack([rows[n] for n in inputs.real], axis=1)
+    needed_draws = [real_steps_to_match(steps, curve[b], rows[inputs.judged][b]) for b in range(len(draws.cells))]
+    return Estimate(needed, *censored_interval(needed_draws, steps[-1]), bootstrap_method(panel, panel.names, settings))
+
+
+def _meta_seconds(inputs: NasInputs) -> dict[int, float]:
+    """Meta-training seconds (validation included) of the GTN that taught the judged proxy, by seed (its
+    checkpoint names the trial)."""
     method, _ = _split(inputs.judged)
     teaching = [r for r in inputs.records if r["method"] == method and r["status"] == "ok"]
     trials = {PurePath(r["details"].get("checkpoint", "")).parent.name.replace("__", "/") for r in teaching}
-    seconds = [r["metrics"]["meta_seconds"] for r in inputs.records
-               if r["trial"] in trials and "meta_seconds" in r.get("metrics", {})]  # fmt: skip
-    return float(np.mean(seconds)) if seconds else math.nan
+    return {r["seed"]: float(r["metrics"]["meta_seconds"]) for r in inputs.records
+            if r["trial"] in trials and "meta_seconds" in r.get("metrics", {})}  # fmt: skip
 
 
-def _calibration_seconds(inputs: NasInputs) -> float:
-    found = [r["details"].get("calibration_seconds") for r in inputs.records
-             if r["method"] == inputs.proxies[inputs.real[0]].method and r["status"] == "ok"]  # fmt: skip
-    found = [s for s in found if s is not None]
-    return float(found[0]) if found else 0.0
+def _calibration_seconds(inputs: NasInputs) -> dict[int, float]:
+    """The tuned real-data proxy's calibration seconds, by seed (a search pays one calibration)."""
+    method = inputs.proxies[inputs.real[0]].method
+    return {r["seed"]: float(r["details"]["calibration_seconds"]) for r in inputs.records
+            if r["method"] == method and r["status"] == "ok" and r["details"].get("calibration_seconds") is not None}  # fmt: skip
+
+
+def _mean(values: dict[int, float]) -> float:
+    return float(np.mean(list(values.values()))) if values else math.nan
 
 
 def measure_c6(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
     inputs = _inputs(claim, records)
     if not isinstance(inputs, NasInputs):
         return inputs
-    names, pool, arrays, truth = inputs.compared()
-    steps = [inputs.proxies[n].steps for n in inputs.real]
-    rho = [spearman(a, truth) for a in arrays]
-    threshold = claim.threshold.value
-    needed = real_steps_to_match(steps, np.array(rho[1:]), rho[0], threshold)
-    draws = resampled_indices(len(pool), settings.resamples, settings.seed)
-    rows = [spearman_rows(a[draws], truth[draws]) for a in arrays]
-    needed_draws = [real_steps_to_match(steps, np.array([r[b] for r in rows[1:]]), rows[0][b], threshold)
-                    for b in range(len(draws))]  # fmt: skip
-    e = Estimate(needed, *interval_of(needed_draws))
-    gtn_steps = inputs.proxies[inputs.judged].steps
-    cost = inputs.cost(inputs.judged)
+    panel = inputs.panel([inputs.judged, *inputs.real])
+    e = c6_estimate(inputs, panel, settings)
+    rho = seed_mean(panel, inputs.judged, spearman_rows)
+    needed, steps = e.value, [inputs.proxies[n].steps for n in inputs.real]
+    gtn_steps, cost = inputs.proxies[inputs.judged].steps, inputs.cost(inputs.judged)
     per_step = float(np.mean([inputs.cost(n) / s for n, s in zip(inputs.real, steps)]))
     seconds = needed * per_step / cost if math.isfinite(needed) and cost > 0 else math.inf
-    meta = _meta_seconds(inputs)
+    meta, calibration, n = _mean(_meta_seconds(inputs)), _mean(_calibration_seconds(inputs)), len(panel.pool)
     end_to_end = ""
     if math.isfinite(meta) and math.isfinite(seconds):
-        end_to_end = (f"; end to end, with meta-training ({meta:.3g} s) amortised over {len(pool)} cells: "
-                      f"{needed * per_step / (cost + meta / len(pool)):.2f}x in seconds")  # fmt: skip
+        real_side = n * needed * per_step + (calibration if math.isfinite(calibration) else 0.0)
+        end_to_end = (f"; end to end over the {n} cells, with the GTN's meta-training ({meta:.3g} s) and the real "
+                      f"proxy's calibration ({calibration:.3g} s) each paid once: "
+                      f"{real_side / (n * cost + meta):.3g}x in seconds")  # fmt: skip
     factors = (f"{needed / gtn_steps:.2f}x in steps, {seconds:.2f}x in seconds per evaluation{end_to_end}"
                if math.isfinite(needed) else f"more than its last budget, {steps[-1]} steps")  # fmt: skip
-    text = (f"{inputs.judged} Spearman {rho[0]:.3f} on {len(pool)} cells; tuned real data needs "
-            f"{interval_text(e, 1, 0, ' steps')} to match it: {factors}")  # fmt: skip
-    return Measurement(inputs.judged, e, text, inputs.scale, _baselines(inputs, spearman_rows, settings))
+    text = (f"{inputs.judged} Spearman {rho:.3f} (mean over {plural(len(inputs.seeds()), 'seed')}) on {n} cells; "
+            f"tuned real data needs {interval_text(e, 1, 0, ' steps')} to match it: {factors}")  # fmt: skip
+    per_seed = _per_seed(inputs, c6_estimate, panel, settings)
+    return Measurement(inputs.judged, e, text, inputs.scale, _baselines(inputs, spearman_rows, settings),
+                       per_seed=per_seed)  # fmt: skip
 
 
 def top_half_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -210,90 +286,142 @@ def top_half_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return spearman_top_k_rows(x, y, 50)
 
 
+def c7_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> Estimate:
+    draws = Draws.of(panel, settings)
+    value = seed_mean(panel, inputs.judged, top_half_spearman)
+    return Estimate(value, *interval_of(two_stage(panel, draws, inputs.judged, top_half_spearman)),
+                    bootstrap_method(panel, panel.names, settings))  # fmt: skip
+
+
 def measure_c7(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
     inputs = _inputs(claim, records)
     if not isinstance(inputs, NasInputs):
         return inputs
-    pool = sorted(inputs.scores(inputs.judged))
-    (judged,), truth = _arrays(inputs, [inputs.judged], pool)
-    draws = resampled_indices(len(pool), settings.resamples, settings.seed)
-    e = Estimate(_one(top_half_spearman, judged, truth), *interval_of(top_half_spearman(judged[draws], truth[draws])))
-    full = spearman(judged, truth)
-    text = (f"{inputs.judged}: {interval_text(e, 1, 3)} over the top 50 % by its own score ({len(pool)} cells; "
-            f"Spearman over all of them {full:.3f})")  # fmt: skip
-    return Measurement(inputs.judged, e, text, inputs.scale, _baselines(inputs, top_half_spearman, settings))
+    panel = inputs.panel([inputs.judged])
+    e = c7_estimate(inputs, panel, settings)
+    full = seed_mean(panel, inputs.judged, spearman_rows)
+    text = (f"{inputs.judged}: {interval_text(e, 1, 3)} over the top 50 % by its own score ({len(panel.pool)} cells, "
+            f"mean over {plural(len(inputs.seeds()), 'seed')}; Spearman over all of them {full:.3f})")  # fmt: skip
+    return Measurement(inputs.judged, e, text, inputs.scale, _baselines(inputs, top_half_spearman, settings),
+                       per_seed=_per_seed(inputs, c7_estimate, panel, settings))  # fmt: skip
 
 
 @dataclass(frozen=True)
-class SearchBudgets:
-    target: float  # accuracy (%) the searches must reach
-    real: str  # the real-data proxy that reaches it with the least compute
-    real_seconds: float
-    judged_seconds: float
-    judged_seconds_end_to_end: float
+class SearchCosts:
+    """What a proxy-guided random search over the pool pays to come within C8_WITHIN points of the best
+    real-data-guided search, per draw: evaluations only, and end to end (one-off costs paid once)."""
+
+    target: np.ndarray  # [B] accuracy the searches must reach
+    real: np.ndarray  # [B] the cheapest real-data proxy's seconds, evaluations only
+    judged: np.ndarray  # [B]
+    real_end_to_end: np.ndarray  # [B] with its calibration
+    judged_end_to_end: np.ndarray  # [B] with the GTN's meta-training
+    best_real: list[str]  # [B] the real-data proxy that is cheapest
 
     @property
-    def ratio(self) -> float:
-        return self.real_seconds / self.judged_seconds if self.judged_seconds > 0 else math.nan
+    def ratio(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.real / self.judged
+
+    @property
+    def ratio_end_to_end(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.real_end_to_end / self.judged_end_to_end
 
 
-def search_budgets(scores: dict[str, np.ndarray], truth: np.ndarray, costs: dict[str, float], judged: str,
-                   real: list[str], n_seeds: int, one_off: float, real_one_off: float, seed: int = 0) -> SearchBudgets:  # fmt: skip
-    """C8's exact budgets on one pool: the target is C8_WITHIN points below the best real-data proxy's
-    search over the whole pool; each proxy's compute to reach it is the smallest number of cells at which
-    its seed-mean pick reaches the target, times its cost per cell. End to end, the GTN's meta-training
-    (and the real proxy's calibration) is amortised over the pool."""
-    orders = search_orders(len(truth), n_seeds, seed)
-    curves = {name: mean_pick_curve(scores[name], truth, orders) for name in [judged, *real]}
-    target = max(curves[name][-1] for name in real) - C8_WITHIN
-    real_seconds = {name: cells_to_reach(curves[name], target) * (costs[name] + real_one_off / len(truth))
-                    for name in real}  # fmt: skip
-    best = min(real_seconds, key=real_seconds.get)
-    cells = cells_to_reach(curves[judged], target)
-    return SearchBudgets(target, best, real_seconds[best], cells * costs[judged],
-                         cells * (costs[judged] + one_off / len(truth)))  # fmt: skip
+def _seed_mean_curves(panel: Panel, name: str, cells: np.ndarray, seed_picks: np.ndarray,
+                      orders: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Mean pick curves [B, n] of the proxy's searches, averaged over each draw's resampled seeds."""
+    truth = panel.truth[cells]
+    per_seed = np.stack([mean_pick_curves(panel.scores[name][s][cells], truth, orders) for s in panel.seeds(name)])
+    return per_seed[seed_picks, np.arange(len(cells))[:, None]].mean(axis=1)
+
+
+def search_costs(inputs: NasInputs, panel: Panel, cells: np.ndarray, seeds: dict[str, np.ndarray],
+                 settings: Settings) -> SearchCosts:  # fmt: skip
+    """C8's exact budgets in each row of resampled cells and seeds: the target is C8_WITHIN points below the
+    best real-data proxy's pick over the whole pool; each proxy pays the smallest number of cells at which
+    its seed-mean pick reaches the target, times its cost per cell; end to end, the GTN's meta-training and
+    the real proxy's calibration are each paid once (a search pays them whatever it evaluates)."""
+    orders = search_orders(len(panel.pool), settings.search_seeds, settings.seed)
+    curves = {n: _seed_mean_curves(panel, n, cells, seeds[panel.methods[n]], orders) for n in panel.names}
+    target = np.max([curves[n][:, -1] for n in inputs.real], axis=0) - C8_WITHIN
+    paid = {n: cells_to_reach_rows(curves[n], target) * inputs.cost(n) for n in panel.names}
+    real = np.stack([paid[n] for n in inputs.real])
+    cheapest = np.argmin(real, axis=0)
+    rows = np.arange(len(cells))
+    meta = _by_seed(_meta_seconds(inputs), panel.seeds(inputs.judged), seeds[panel.methods[inputs.judged]])
+    calibration = _by_seed(_calibration_seconds(inputs), panel.seeds(inputs.real[0]),
+                           seeds[panel.methods[inputs.real[0]]])  # fmt: skip
+    return SearchCosts(target, real[cheapest, rows], paid[inputs.judged], real[cheapest, rows] + calibration,
+                       paid[inputs.judged] + meta, [inputs.real[i] for i in cheapest])  # fmt: skip
+
+
+def _by_seed(seconds: dict[int, float], seeds: list[int], picks: np.ndarray) -> np.ndarray:
+    """A one-off cost per draw: the mean over the draw's resampled seeds (0 where no seed recorded it)."""
+    per_seed = np.array([seconds.get(s, 0.0) for s in seeds])
+    return per_seed[picks].mean(axis=1)
+
+
+def c8_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> tuple[Estimate, SearchCosts, SearchCosts]:
+    """The end-to-end compute ratio with its two-stage interval; the costs on the whole data and in the draws."""
+    whole = np.arange(len(panel.pool))[None]
+    own = {m: np.arange(len(panel.seeds(next(n for n in panel.names if panel.methods[n] == m))))[None]
+           for m in set(panel.methods.values())}  # fmt: skip
+    found = search_costs(inputs, panel, whole, own, settings)
+    draws = Draws.of(panel, settings)
+    drawn = search_costs(inputs, panel, draws.cells, draws.seeds, settings)
+    e = Estimate(float(found.ratio_end_to_end[0]), *interval_of(drawn.ratio_end_to_end),
+                 bootstrap_method(panel, panel.names, settings))  # fmt: skip
+    return e, found, drawn
 
 
 def measure_c8(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
+    """Judged end to end: the real-data-guided search's seconds (with its calibration) over the GTN-guided
+    search's (with the GTN's meta-training), one-off costs paid once; the per-evaluation ratio beside it."""
     inputs = _inputs(claim, records)
     if not isinstance(inputs, NasInputs):
         return inputs
-    names, pool, arrays, truth = inputs.compared()
-    scores = dict(zip(names, arrays))
-    costs = {n: inputs.cost(n) for n in names}
-    if any(not (math.isfinite(c) and c > 0) for c in costs.values()):
+    names = [inputs.judged, *inputs.real]
+    if any(not (math.isfinite(inputs.cost(n)) and inputs.cost(n) > 0) for n in names):
         return Measurement(inputs.judged, Estimate(math.nan), "–", inputs.scale,
                            missing="a proxy of the comparison has no measured cost")  # fmt: skip
-    meta, calibration = _meta_seconds(inputs), _calibration_seconds(inputs)
-    one_off = meta if math.isfinite(meta) else 0.0
+    panel = inputs.panel(names)
+    e, found, drawn = c8_estimate(inputs, panel, settings)
+    per_evaluation = Estimate(float(found.ratio[0]), *interval_of(drawn.ratio))
+    meta, calibration = _mean(_meta_seconds(inputs)), _mean(_calibration_seconds(inputs))
+    target = float(found.target[0])
+    text = (f"searching a pool of {len(panel.pool)} cells ({settings.search_seeds} search seeds) to come within "
+            f"{C8_WITHIN} points of the best real-data-guided search ({target + C8_WITHIN:.2f} %): "
+            f"{found.best_real[0]}-guided search {found.real_end_to_end[0]:.3g} s (calibration "
+            f"{calibration if math.isfinite(calibration) else 0:.3g} s included), {inputs.judged}-guided "
+            f"{found.judged_end_to_end[0]:.3g} s (meta-training "
+            f"{f'{meta:.3g} s' if math.isfinite(meta) else 'not in these runs'} included): end-to-end ratio "
+            f"{interval_text(e, 1, 3, 'x')}; per evaluation, without one-off costs, "
+            f"{interval_text(per_evaluation, 1, 3, 'x')}")  # fmt: skip
+    per_seed = _per_seed(inputs, lambda i, p, s: c8_estimate(i, p, s)[0], panel, settings)
+    baselines = _search_baselines(inputs, target, float(found.real[0]), settings)
+    return Measurement(inputs.judged, e, text, inputs.scale, baselines, per_seed=per_seed)
 
-    def budgets(index: np.ndarray, with_one_off: bool) -> SearchBudgets:
-        return search_budgets({n: s[index] for n, s in scores.items()}, truth[index], costs, inputs.judged,
-                              inputs.real, settings.search_seeds, one_off if with_one_off else 0.0,
-                              calibration if with_one_off else 0.0, settings.seed)  # fmt: skip
 
-    everything = np.arange(len(pool))
-    found, end_to_end = budgets(everything, False), budgets(everything, True)
-    draws = resampled_indices(len(pool), settings.resamples, settings.seed)
-    e = Estimate(found.ratio, *interval_of([budgets(i, False).ratio for i in draws]))
-    end_ratio = end_to_end.real_seconds / end_to_end.judged_seconds_end_to_end
-    text = (f"to come within {C8_WITHIN} points of the best real-data-guided search ({found.target + C8_WITHIN:.2f} % "
-            f"on {len(pool)} cells, {settings.search_seeds} search seeds), {found.real}-guided search needs "
-            f"{found.real_seconds:.3g} s and {inputs.judged}-guided {found.judged_seconds:.3g} s: compute ratio "
-            f"{interval_text(e, 1, 3, 'x')} per evaluation; end to end, with meta-training"
-            f"{f' ({meta:.3g} s)' if math.isfinite(meta) else ' (not in these runs)'} and the real proxy's "
-            f"calibration ({calibration:.3g} s) amortised over the pool: {end_ratio:.3g}x")  # fmt: skip
+def _search_baselines(inputs: NasInputs, target: float, real_seconds: float,
+                      settings: Settings) -> tuple[Baseline, ...]:  # fmt: skip
+    """Each trivial baseline's search to the same target on the cells it shares with the compared proxies."""
+    names = [inputs.judged, *inputs.real]
     shown = []
-    for name in _trivial(inputs):
+    for name in [] if settings.verdict_only else _trivial(inputs):
         if name in names:
             continue
-        shared = _pool(inputs, [*names, name])
-        (*_, own), sub_truth = _arrays(inputs, [*names, name], shared)
-        curve = mean_pick_curve(own, sub_truth, search_orders(len(shared), settings.search_seeds, settings.seed))
-        cells = cells_to_reach(curve, found.target)
+        panel = inputs.panel([*names, name])
+        whole = np.arange(len(panel.pool))[None]
+        orders = search_orders(len(panel.pool), settings.search_seeds, settings.seed)
+        seeds = np.arange(len(panel.seeds(name)))[None]
+        curve = _seed_mean_curves(panel, name, whole, seeds, orders)[0]
+        cells = float(cells_to_reach_rows(curve[None], np.array([target]))[0])
         seconds = cells * inputs.cost(name)
-        shown.append(Baseline(f"{name} [{len(shared)} cells]", f"{seconds:.3g} s ({cells:g} cell{'' if cells == 1 else 's'}) to reach "
-                              f"{found.target:.2f} %; picks {curve[-1]:.2f} % over the whole pool",
-                              "" if math.isinf(cells) else f"compute ratio real/it {found.real_seconds / seconds:.3g}x"
-                              if seconds > 0 else "free"))  # fmt: skip
-    return Measurement(inputs.judged, e, text, inputs.scale, tuple(shown))
+        shown.append(Baseline(f"{name} [{len(panel.pool)} cells]",
+                              f"{seconds:.3g} s ({cells:g} cell{'' if cells == 1 else 's'}) to reach {target:.2f} %; "
+                              f"picks {curve[-1]:.2f} % over the whole pool",
+                              "" if math.isinf(cells) else "free" if seconds <= 0 else
+                              f"compute ratio real/it {real_seconds / seconds:.3g}x"))  # fmt: skip
+    return tuple(shown)

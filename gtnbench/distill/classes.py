@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from gtnbench.data.datasets import ImageDataset, Split
+from gtnbench.distill.cost import FLOPS_HOW, count_flops
 from gtnbench.errors import GtnbenchError
 from gtnbench.models.learners import LearnerSpec
 
@@ -81,3 +82,19 @@ class LearnedSet:
         self.labels = class_labels([config.images_per_class] * dataset.num_classes, dataset.device)
         self.optimizer = torch.optim.SGD([self.images], lr=config.lr_images, momentum=config.momentum)
         self.iteration, self.losses = 0, []
+        self.flops_per_iteration: int | None = None
+
+    def counted_step(self) -> float:
+        """The subclass's `step()` (one iteration); the first one under torch's FLOP counter (the same
+        numbers: it only counts)."""
+        if self.flops_per_iteration is not None:
+            return self.step()
+        loss, self.flops_per_iteration = count_flops(self.step)
+        return loss
+
+    def cost(self) -> dict[str, Any]:
+        """The FLOPs of the iterations done (the first one's count times their number), for the provenance."""
+        if self.flops_per_iteration is None:
+            return {}
+        return {"flops": self.flops_per_iteration * self.iteration, "flops_per_iteration": self.flops_per_iteration,
+                "flops_how": FLOPS_HOW}  # fmt: skip

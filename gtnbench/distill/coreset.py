@@ -23,6 +23,7 @@ import torch
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.data.image_set import ImageSet, plain
 from gtnbench.distill.classes import check_counts, indices_by_class
+from gtnbench.distill.cost import FLOPS_HOW, count_flops
 from gtnbench.distill.network import features_of, fresh_network, sgd_steps
 from gtnbench.models.learners import LearnerSpec
 from gtnbench.teachers.real import RealDataTeacher
@@ -80,25 +81,29 @@ def kmeans_representatives(features: torch.Tensor, count: int, seed: int) -> tor
     return torch.tensor(picked, dtype=torch.long)
 
 
-# The last features computed, with what they were computed from: a suite's coresets of one seed (herding
-# and k-means at several sizes) share one feature learner, so a process computes its features once.
-_last_features: list[tuple[ImageDataset, FeatureLearner, int, torch.Tensor]] = []
+# The last features computed, with what they were computed from and their FLOPs: a suite's coresets of one
+# seed (herding and k-means at several sizes) share one feature learner, so a process computes them once.
+_last_features: list[tuple[ImageDataset, FeatureLearner, int, torch.Tensor, int]] = []
 
 
-def training_split_features(dataset: ImageDataset, learner: FeatureLearner, seed: int) -> torch.Tensor:
-    """Penultimate features [len(train), D] of the training split, under `learner` built from `seed`."""
-    for cached, spec, cached_seed, features in _last_features:
+def training_split_features(dataset: ImageDataset, learner: FeatureLearner, seed: int) -> tuple[torch.Tensor, int]:
+    """Penultimate features [len(train), D] of the training split, under `learner` built from `seed`, and
+    the FLOPs of computing them (the feature learner's steps: its first step's count times the steps)."""
+    for cached, spec, cached_seed, features, flops in _last_features:
         if cached is dataset and spec == learner and cached_seed == seed:
-            return features
+            return features, flops
     network, params = fresh_network(learner.spec, dataset.image_shape, dataset.num_classes, seed, dataset.device)
+    flops = 0
     if learner.steps:
         teacher = RealDataTeacher(dataset.train, learner.batch_size, learner.lr, learner.momentum)
         lesson = teacher.lesson(learner.steps, torch.Generator(dataset.device).manual_seed(seed))
+        _, step_flops = count_flops(lambda: sgd_steps(network, params, [lesson.batch(0)], learner.lr))
         params = sgd_steps(network, params, (lesson.batch(t) for t in range(learner.steps)), learner.lr,
                            learner.momentum)  # fmt: skip
-    features = features_of(network, params, dataset.train.x)
-    _last_features[:] = [(dataset, learner, seed, features)]
-    return features
+        flops += step_flops * learner.steps
+    features, embed_flops = count_flops(lambda: features_of(network, params, dataset.train.x))
+    _last_features[:] = [(dataset, learner, seed, features, flops + embed_flops)]
+    return features, flops + embed_flops
 
 
 def coreset(dataset: ImageDataset, counts: Sequence[int], selection: str, learner: FeatureLearner,
@@ -110,7 +115,8 @@ def coreset(dataset: ImageDataset, counts: Sequence[int], selection: str, learne
         raise ValueError(f"unknown coreset selection {selection!r}; known: {', '.join(SELECTIONS)}")
     by_class = indices_by_class(dataset.train, dataset.num_classes)
     check_counts(by_class, counts, f"coreset ({selection})")
-    features = training_split_features(dataset, learner, seed).cpu()
+    features, flops = training_split_features(dataset, learner, seed)
+    features = features.cpu()
     chosen = []
     for c, (members, count) in enumerate(zip(by_class, counts)):
         class_features = features[members]
@@ -122,6 +128,7 @@ def coreset(dataset: ImageDataset, counts: Sequence[int], selection: str, learne
     indices = torch.cat(chosen)
     on_device = indices.to(dataset.device)
     provenance = {"counts": list(counts), "split": "train", "split_seed": dataset.split_seed,
-                  "feature_learner": plain(asdict(learner))}  # fmt: skip
+                  "feature_learner": plain(asdict(learner)), "flops": flops,
+                  "flops_how": FLOPS_HOW + "; the selection itself (scikit-learn, herding) is not counted"}  # fmt: skip
     return ImageSet(dataset.train.x[on_device], dataset.train.y[on_device], selection, dataset.name, seed, provenance,
                     indices)  # fmt: skip

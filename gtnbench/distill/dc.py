@@ -15,20 +15,26 @@ initialisation, and (outer_loop, inner_loop) by images per class: 1: (1, 1), 10:
 ICML 2021): a Siamese augmentation per class on real and synthetic images, and augmented batches
 (one transform per batch, parameters per image) when the network trains on the synthetic set.
 
-The network is used in functional form (its parameters a dict of tensors, functional_call), so no
-state of a module carries over. What differs from the reference:
-- the network is gtnbench's learner (the suite's), not the reference's ConvNet (three
-  conv-instance-norm-ReLU-avgpool blocks of width 128). Instance norm is per image, so the
-  reference can take gradients on one-class batches; a batch norm centred with a one-class
-  batch's own statistics loses what tells the classes apart (and matching then does not learn).
-  So, as the reference does for its batch-norm networks, each outer loop first takes the
-  statistics of a mixed real batch (NORM_PER_CLASS images per class, models/norm.py's training
-  pass) and holds them fixed (an evaluation pass) for every per-class gradient, real and
-  synthetic; the network's own training steps on the synthetic set use batch statistics;
-- the layer-wise distance skips tensors with at most one element per output node: biases,
-  batch-norm biases (as the reference skips 1-d tensors) and also the gains of weight-normalised
-  layers (whose per-node "cosine" would only be the sign agreement of two scalars); the directions
-  of weight-normalised layers are matched like plain weights.
+The network is used in functional form (its parameters a dict of tensors, functional_call); what a
+PyTorch module would keep between calls (batch-norm running estimates) is threaded explicitly. With
+the reference ConvNet (learner `convnet`: conv, instance norm, ReLU, average pooling) this is the
+reference's computation. With gtnbench's other learners, two choices follow the reference and have
+a named alternative (`DCConfig`, recorded in the set's provenance):
+- `match`: what is matched for a weight-normalised layer (w = g v / ||v||). "weight" (default, the
+  reference's: it matches the gradient of the weights) recovers the gradient with respect to w itself
+  from the gradients with respect to g and v (`weight_gradients`) and matches its rows like a plain
+  layer's; "direction" matches v's gradient, i.e. only the part of each row's weight gradient
+  orthogonal to the row (its radial part, carried by g, is never matched). Tensors with at most one
+  element per output node are skipped either way (biases, norm parameters, the gains g), as the
+  reference skips 1-d tensors.
+- `bn_stats`: a network with batch norm cannot take gradients on one-class batches centred with their
+  own statistics (what tells the classes apart is lost), so, as the reference does, each outer loop
+  first puts a mixed real batch (NORM_PER_CLASS images per class) through the network in training
+  mode and then holds the statistics fixed (evaluation mode) for every per-class gradient. "running"
+  (default, the reference's): the statistics are the network's running estimates (weight 0.1 on each
+  new batch), moved by that mixed batch and by every training step of the network on the synthetic
+  set, as a PyTorch module's are; "batch-mean": the exact statistics of the mixed batch alone. A
+  network without batch norm (the ConvNet) skips the mixed batch, as the reference does.
 """
 
 from __future__ import annotations
@@ -43,15 +49,17 @@ from torch.func import functional_call
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.data.image_set import ImageSet, plain
 from gtnbench.distill.classes import INITS, LearnedSet, draw_from_class
-from gtnbench.distill.network import fresh_network, sgd_steps
+from gtnbench.distill.network import RunningStatistics, fresh_network, sgd_steps
 from gtnbench.distill.siamese import augment, check_strategy, draw_augmentation
 from gtnbench.errors import GtnbenchError
 from gtnbench.models.learners import LearnerSpec
-from gtnbench.models.norm import Stats, statistics_pass
+from gtnbench.models.norm import BatchNorm, MeanOnlyBatchNorm, Stats, statistics_pass
 
 REFERENCE_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 COSINE_EPS = 1e-6  # the reference's guard against zero norms
 NORM_PER_CLASS = 16  # real images per class whose batch-norm statistics are frozen for matching (the reference's)
+MATCHES = ("weight", "direction")  # what is matched of a weight-normalised layer (module docstring)
+BN_STATISTICS = ("running", "batch-mean")  # which frozen batch-norm statistics the per-class gradients see
 
 
 @dataclass(frozen=True)
@@ -67,10 +75,16 @@ class DCConfig:
     batch_train: int = 256
     init: str = "noise"  # noise: N(0, 1) pixels; real: random real images of the class
     dsa: tuple[str, ...] = ()  # DSA transforms; () is plain DC
+    match: str = "weight"  # the reference: the weight gradient; "direction": weight-normalised v only
+    bn_stats: str = "running"  # the reference: running estimates; "batch-mean": the mixed batch's own
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; known: {', '.join(INITS)}")
+        if self.match not in MATCHES:
+            raise ValueError(f"unknown match {self.match!r}; known: {', '.join(MATCHES)}")
+        if self.bn_stats not in BN_STATISTICS:
+            raise ValueError(f"unknown bn_stats {self.bn_stats!r}; known: {', '.join(BN_STATISTICS)}")
         check_strategy(self.dsa)
         if not (self.outer_loop and self.inner_loop) and self.images_per_class not in REFERENCE_LOOPS:
             raise GtnbenchError(f"DC: the reference sets outer_loop and inner_loop only for {sorted(REFERENCE_LOOPS)} "
@@ -98,6 +112,31 @@ def gradient_match_loss(real: Sequence[torch.Tensor], synthetic: Sequence[torch.
     return torch.stack([layer_distance(r, s) for r, s in zip(real, synthetic, strict=True)]).sum()
 
 
+WEIGHT_NORM_GAIN, WEIGHT_NORM_DIRECTION = ".original0", ".original1"  # g and v, as torch's parametrization names them
+
+
+def weight_gradients(names: Sequence[str], grads: Sequence[torch.Tensor],
+                     params: dict[str, torch.Tensor]) -> list[torch.Tensor]:  # fmt: skip
+    """The gradients with, for every weight-normalised layer (w = g v / ||v|| per output row), v's gradient
+    replaced by the gradient with respect to w itself: dL/dw = (||v|| / g) dL/dv + (dL/dg) v / ||v||
+    (dL/dv is the part of dL/dw orthogonal to v scaled by g / ||v||, dL/dg its component along v / ||v||).
+    The gains' gradients stay (matching skips them). Differentiable in `grads`."""
+    index = {name: i for i, name in enumerate(names)}
+    out = list(grads)
+    for name in names:
+        if not name.endswith(WEIGHT_NORM_GAIN):
+            continue
+        direction = name[: -len(WEIGHT_NORM_GAIN)] + WEIGHT_NORM_DIRECTION
+        g, v = params[name].detach(), params[direction].detach()
+        norm = v.flatten(1).norm(dim=1).view(g.shape)
+        out[index[direction]] = grads[index[direction]] * (norm / g) + grads[index[name]] * (v / norm)
+    return out
+
+
+def has_batch_norm(network: torch.nn.Module) -> bool:
+    return any(isinstance(m, (MeanOnlyBatchNorm, BatchNorm)) for m in network.modules())
+
+
 def frozen_statistics(network: torch.nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor) -> Stats:
     """The batch-norm statistics of one training-mode pass of the network over x (models/norm.py)."""
     with torch.no_grad(), statistics_pass(training=True) as current:
@@ -115,15 +154,32 @@ def class_loss(network: torch.nn.Module, params: dict[str, torch.Tensor], stats:
 
 class GradientMatching(LearnedSet):
     """The synthetic set and its optimiser; `step()` runs one iteration. All randomness (networks,
-    real batches, shuffling, augmentations, initialisation) comes from `seed`."""
+    real batches, shuffling, augmentations, initialisation) comes from `seed`. `running` holds the
+    current network's batch-norm running estimates (bn_stats "running")."""
+
+    def __init__(self, dataset: ImageDataset, learner: LearnerSpec, config: DCConfig, seed: int) -> None:
+        super().__init__(dataset, learner, config, seed)
+        self.running = RunningStatistics()
+
+    def frozen(self, network: torch.nn.Module, params: dict[str, torch.Tensor]) -> Stats:
+        """The statistics the per-class gradients see: none for a network without batch norm; else those
+        left by a training-mode pass of a mixed real batch (NORM_PER_CLASS images per class)."""
+        if not has_batch_norm(network):
+            return ()
+        mixed = torch.cat([draw_from_class(members, NORM_PER_CLASS, self.rng) for members in self.by_class])
+        x = self.dataset.train.x[mixed.to(self.dataset.device)]
+        if self.config.bn_stats == "batch-mean":
+            return frozen_statistics(network, params, x)
+        with torch.no_grad():
+            self.running.forward(network, params, x)
+        return self.running.stats
 
     def match_loss(self, network: torch.nn.Module, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Sum over classes of the distance of the real and synthetic gradients at `params`, batch norm
-        frozen at the statistics of a mixed real batch of NORM_PER_CLASS images per class."""
+        """Sum over classes of the distance of the real and synthetic gradients at `params` (with
+        `match = "weight"`, weight-normalised layers' weight gradients), batch norm frozen (`frozen`)."""
         leaves = {name: p.detach().requires_grad_() for name, p in params.items()}
-        tensors, x, device = list(leaves.values()), self.dataset.train.x, self.dataset.device
-        mixed = torch.cat([draw_from_class(members, NORM_PER_CLASS, self.rng) for members in self.by_class])
-        stats = frozen_statistics(network, leaves, x[mixed.to(device)])
+        names, tensors, x, device = list(leaves), list(leaves.values()), self.dataset.train.x, self.dataset.device
+        stats = self.frozen(network, leaves)
         size, total = self.dataset.image_shape[1:], torch.zeros((), device=device)
         for c, (members, synthetic) in enumerate(zip(self.by_class, self.images.split(self.config.images_per_class))):
             real = x[draw_from_class(members, self.config.real_per_class, self.rng).to(device)]
@@ -135,7 +191,11 @@ class GradientMatching(LearnedSet):
             synthetic_loss = class_loss(network, leaves, stats, synthetic, c)
             synthetic_grads = torch.autograd.grad(synthetic_loss, tensors, create_graph=True, allow_unused=True,
                                                   materialize_grads=True)  # fmt: skip
-            total = total + gradient_match_loss([g.detach() for g in real_grads], synthetic_grads)
+            real_grads = [g.detach() for g in real_grads]
+            if self.config.match == "weight":
+                real_grads = weight_gradients(names, real_grads, leaves)
+                synthetic_grads = weight_gradients(names, synthetic_grads, leaves)
+            total = total + gradient_match_loss(real_grads, synthetic_grads)
         return total
 
     def _synthetic_epochs(self, epochs: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -150,7 +210,9 @@ class GradientMatching(LearnedSet):
                 yield x, labels[batch]
 
     def fresh_network(self) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
-        """The learner built from the next seed of the matcher's generator, and its parameters."""
+        """The learner built from the next seed of the matcher's generator, and its parameters (and no
+        running estimates yet)."""
+        self.running = RunningStatistics()
         network_seed = int(torch.randint(2**31 - 1, (1,), generator=self.rng))
         return fresh_network(self.learner, self.dataset.image_shape, self.dataset.num_classes, network_seed,
                              self.dataset.device)  # fmt: skip
@@ -164,8 +226,10 @@ class GradientMatching(LearnedSet):
 
     def train_network(self, network: torch.nn.Module, params: dict[str, torch.Tensor],
                       epochs: int) -> dict[str, torch.Tensor]:  # fmt: skip
-        """`epochs` epochs of plain SGD of the network on the current synthetic set."""
-        return sgd_steps(network, params, self._synthetic_epochs(epochs), self.config.lr_network)
+        """`epochs` epochs of plain SGD of the network on the current synthetic set (in training mode: with
+        bn_stats "running" each step also moves the running estimates)."""
+        running = self.running if self.config.bn_stats == "running" and has_batch_norm(network) else None
+        return sgd_steps(network, params, self._synthetic_epochs(epochs), self.config.lr_network, running=running)
 
     def step(self) -> float:
         """One iteration: a fresh network trained along the way; returns the match loss averaged over
@@ -186,17 +250,19 @@ class GradientMatching(LearnedSet):
         provenance = {"config": plain(asdict(self.config)), "loops": [outer, inner],
                       "learner": plain(asdict(self.learner)), "iterations_done": self.iteration,
                       "losses": self.losses, "split_seed": self.dataset.split_seed,
-                      "init_indices": None if self.init_indices is None else self.init_indices.tolist()}  # fmt: skip
+                      "init_indices": None if self.init_indices is None else self.init_indices.tolist(),
+                      **self.cost()}  # fmt: skip
         return ImageSet(self.images.detach().clone(), self.labels.clone(), "dc", self.dataset.name, self.seed,
                         provenance)  # fmt: skip
 
 
 def gradient_matching(dataset: ImageDataset, learner: LearnerSpec, config: DCConfig, seed: int,
                       log: Callable[[int, float], None] | None = None, log_every: int = 10) -> ImageSet:  # fmt: skip
-    """Run `config.iterations` DC iterations on dataset.train; log(iteration, loss) every `log_every`."""
+    """Run `config.iterations` DC iterations on dataset.train; log(iteration, loss) every `log_every`.
+    The first iteration's FLOPs are counted (distill/cost.py)."""
     matcher = GradientMatching(dataset, learner, config, seed)
     for _ in range(config.iterations):
-        loss = matcher.step()
+        loss = matcher.counted_step()
         if log is not None and (matcher.iteration % log_every == 0 or matcher.iteration == config.iterations):
             log(matcher.iteration, loss)
     return matcher.result()

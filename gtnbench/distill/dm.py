@@ -1,19 +1,21 @@
 """Distribution matching (DM; Zhao & Bilen, WACV 2023): learned images whose per-class mean embedding
 under randomly initialised networks matches that of real images.
 
-Each iteration samples a fresh network (the suite's learner, built from a new seed), a batch of
+Each iteration samples a fresh network (the method's learner, built from a new seed), a batch of
 `real_per_class` real images of every class, and with DSA one Siamese augmentation per class
 (the same for that class's real and synthetic images). The loss is the sum over classes of the
-squared distance between the mean penultimate features of the real and of the synthetic images of
-the class; the images take an SGD step (momentum 0.5, as the reference) on it. Defaults are the
-reference implementation's (VICO-UoE/DatasetCondensation, main_DM.py): 20,000 iterations, image
-learning rate 1.0, 256 real images per class, initialisation from random real images, DSA with
-all six transforms.
+squared distance between the mean embeddings of the real and of the synthetic images of the class;
+the images take an SGD step (momentum 0.5, as the reference) on it. Defaults are the reference
+implementation's (VICO-UoE/DatasetCondensation, main_DM.py): 20,000 iterations, image learning rate
+1.0, 256 real images per class, initialisation from random real images, DSA with all six transforms,
+and the embedding `feature-map`, the flattened last feature map (the reference's `ConvNet.embed`,
+2,048 values an image for its ConvNet on CIFAR-10; models/features.py); `penultimate` (the pooled
+vector the classifier reads, 256 values for the CIFAR-10 learner) is the named alternative.
 
-What differs from the reference: the embedding network is gtnbench's learner, not the reference's
-ConvNet (three conv-instance-norm-ReLU-avgpool blocks of width 128). Its mean-only batch norm uses
-batch statistics, so (as the reference does for its batch-norm ConvNet) the real images of all
-classes go through the network as one batch and the synthetic images as another.
+With the reference ConvNet (learner `convnet`: instance norm, per image) this is the reference's
+computation. A learner with mean-only batch norm uses batch statistics, so (as the reference does for
+its batch-norm ConvNet) the real images of all classes go through the network as one batch and the
+synthetic images as another.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gtnbench.data.image_set import ImageSet, plain
 from gtnbench.distill.classes import INITS, LearnedSet, draw_from_class
 from gtnbench.distill.network import fresh_network
 from gtnbench.distill.siamese import TRANSFORMS, Augmentation, augment, check_strategy, draw_augmentation
-from gtnbench.models.features import penultimate_features
+from gtnbench.models.features import EMBEDDINGS, embed
 from gtnbench.models.learners import LearnerSpec
 
 Embed = Callable[[torch.Tensor], torch.Tensor]
@@ -43,10 +45,13 @@ class DMConfig:
     real_per_class: int = 256
     init: str = "real"  # real: random real images of the class; noise: N(0, 1) pixels
     dsa: tuple[str, ...] = TRANSFORMS  # () for none
+    embedding: str = "feature-map"  # the reference's flattened last feature map; "penultimate": the pooled vector
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; known: {', '.join(INITS)}")
+        if self.embedding not in EMBEDDINGS:
+            raise ValueError(f"unknown embedding {self.embedding!r}; known: {', '.join(EMBEDDINGS)}")
         check_strategy(self.dsa)
 
 
@@ -90,7 +95,7 @@ class DistributionMatching(LearnedSet):
         network, params = fresh_network(self.learner, self.dataset.image_shape, self.dataset.num_classes,
                                         network_seed, self.dataset.device)  # fmt: skip
         real, augmentations = self.real_batches(), self.augmentations()
-        loss = mean_embedding_loss(lambda x: penultimate_features(network, params, x), real,
+        loss = mean_embedding_loss(lambda x: embed(network, params, x, self.config.embedding), real,
                                    self.synthetic_batches(), augmentations)  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -103,7 +108,7 @@ class DistributionMatching(LearnedSet):
         provenance = {"config": plain(asdict(self.config)), "learner": plain(asdict(self.learner)),
                       "iterations_done": self.iteration, "losses": self.losses,
                       "init_indices": None if self.init_indices is None else self.init_indices.tolist(),
-                      "split_seed": self.dataset.split_seed}  # fmt: skip
+                      "split_seed": self.dataset.split_seed, **self.cost()}  # fmt: skip
         return ImageSet(self.images.detach().clone(), self.labels.clone(), "dm", self.dataset.name, self.seed,
                         provenance)  # fmt: skip
 
@@ -111,10 +116,11 @@ class DistributionMatching(LearnedSet):
 def distribution_matching(dataset: ImageDataset, learner: LearnerSpec, config: DMConfig, seed: int,
                           log: Callable[[int, float], None] | None = None,
                           log_every: int = 100) -> ImageSet:  # fmt: skip
-    """Run `config.iterations` DM iterations on dataset.train; log(iteration, loss) every `log_every`."""
+    """Run `config.iterations` DM iterations on dataset.train; log(iteration, loss) every `log_every`.
+    The first iteration's FLOPs are counted (distill/cost.py)."""
     matcher = DistributionMatching(dataset, learner, config, seed)
     for _ in range(config.iterations):
-        loss = matcher.step()
+        loss = matcher.counted_step()
         if log is not None and (matcher.iteration % log_every == 0 or matcher.iteration == config.iterations):
             log(matcher.iteration, loss)
     return matcher.result()

@@ -21,6 +21,7 @@ def random_subset(dataset: ImageDataset, counts: Sequence[int], seed: int) -> Im
     chosen = torch.cat([draw_from_class(members, count, generator).sort().values
                         for members, count in zip(by_class, counts)])  # fmt: skip
     on_device = chosen.to(dataset.device)
-    provenance = {"counts": list(counts), "split": "train", "split_seed": dataset.split_seed}
+    provenance = {"counts": list(counts), "split": "train", "split_seed": dataset.split_seed, "flops": 0,
+                  "flops_how": "none: a seeded draw of indices"}  # fmt: skip
     return ImageSet(dataset.train.x[on_device], dataset.train.y[on_device], "subset", dataset.name, seed, provenance,
                     chosen)  # fmt: skip

@@ -34,7 +34,7 @@ def specs(trial: Trial, method: GTNMethod, ctx: TrialContext) -> tuple[GTNSpec, 
     weight_norm = variant.get("weight_norm", method.weight_norm[0])
     dataset = ctx.dataset
     gtn = GTNSpec(method.inner_steps, method.batch_size, curriculum, method.init_lr, method.init_momentum,
-                  method.sampling, method.none_labels)  # fmt: skip
+                  method.sampling, method.none_labels, method.labels)  # fmt: skip
     generator = GeneratorSpec(dataset.image_shape, dataset.num_classes, method.generator.noise_dim,
                               method.generator.hidden, tuple(method.generator.channels), weight_norm)  # fmt: skip
     meta = MetaConfig(
@@ -72,7 +72,7 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
     eval_spec = replace(meta_learner, randomize_widths=False)
     eval_seeds = [role_seed("evaluation", trial.seed, i) for i in range(method.eval_learners)]
     details: dict = {"inner_steps": gtn_spec.inner_steps, "curriculum": gtn_spec.curriculum,
-                     "sampling": gtn_spec.sampling, "none_labels": gtn_spec.none_labels,
+                     "sampling": gtn_spec.sampling, "none_labels": gtn_spec.none_labels, "labels": gtn_spec.labels,
                      "weight_norm": generator_spec.weight_norm, "eval_learners": method.eval_learners,
                      "bn_eval": eval_spec.protocol()}  # fmt: skip
     metrics: dict[str, float] = {}
@@ -91,8 +91,11 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
         state = trainer.run()
         gtn = trainer.gtn
         iterations = meta_config.outer_iterations
-        metrics.update(meta_seconds=state.seconds, outer_iteration_seconds=state.seconds / iterations,
-                       peak_memory_mb=peak_memory_mb(device), final_meta_loss=state.losses[-1])  # fmt: skip
+        # meta_seconds: all of meta-training, validation included (the one-off cost a search pays);
+        # outer_iteration_seconds: the outer loop's own time per iteration
+        metrics.update(meta_seconds=state.seconds + state.validation_seconds, validation_seconds=state.validation_seconds,
+                       outer_iteration_seconds=state.seconds / iterations, peak_memory_mb=peak_memory_mb(device),
+                       final_meta_loss=state.losses[-1])  # fmt: skip
         details.update(
             checkpoint=str(in_run / checkpoint.name), meta=meta_config.to_dict(), generator=generator_spec.to_dict(),
             meta_loss="final" if not meta_config.step_loss_every else
@@ -107,6 +110,10 @@ def run_gtn(trial: Trial, method: GTNMethod, ctx: TrialContext) -> TrialResult:
                                  device)  # fmt: skip
     metrics.update(_accuracies(final), learner_train_seconds=statistics.median(final.seconds),
                    untrained_test_acc=untrained.test_acc, gain_over_untrained=final.test_acc - untrained.test_acc)  # fmt: skip
+    for protocol in method.evaluate_under:  # the same learners (seeds, batches) under another batch-norm protocol
+        under = final if protocol == eval_spec.protocol() else evaluate_teacher(
+            gtn, replace(eval_spec, bn_eval=protocol), dataset, eval_seeds, device)  # fmt: skip
+        metrics[f"test_acc_bn_{protocol.replace('-', '_')}"] = under.test_acc
     details["curve"] = teacher_curve(gtn, eval_spec, dataset, eval_seeds[0], device)
     details["transfer"] = [_transfer(gtn, t, method, ctx, eval_seeds) for t in method.transfer]
     save_sample_grid(gtn, artifacts / "samples.png", f"{trial.id} ({dataset.label})")

@@ -1,5 +1,6 @@
-"""Small image sets from suite methods: made by a subset, coreset, DM, DC or gtn-set method, or loaded
-from a saved set.pt (`checkpoint`), checked against the run's data set."""
+"""Small image sets from suite methods: made by a subset, coreset, DM, DC or gtn-set method, loaded
+from a saved set.pt (`checkpoint`), or brought in a set file (`file`: gtnbench/set_file.py), checked
+against the run's data set."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from gtnbench.distill.coreset import FeatureLearner, coreset
 from gtnbench.distill.dc import DCConfig, gradient_matching
 from gtnbench.distill.dm import DMConfig, distribution_matching
 from gtnbench.distill.subset import random_subset
-from gtnbench.errors import DataError, TrialFailed
+from gtnbench.errors import DataError, GtnbenchError, TrialFailed
+from gtnbench.methods.base import learner_spec
 from gtnbench.models.learners import LearnerSpec
 from gtnbench.suite import (
     CoresetMethod,
     DCMethod,
     DMMethod,
+    FileSetMethod,
     GTNSetMethod,
     SetEvaluation,
     SizedSet,
@@ -26,12 +29,16 @@ from gtnbench.suite import (
 
 # The `method` a saved set may carry to be loaded by a method of each kind.
 SET_METHOD_NAMES = {"subset": ("subset",), "coreset": ("herding", "kmeans"), "dm": ("dm",), "dc": ("dc",),
-                    "gtn-set": ("gtn-set",)}  # fmt: skip
+                    "gtn-set": ("gtn-set",), "file": ("file",)}  # fmt: skip
 
 
 def set_counts(method: SizedSet, evaluation: SetEvaluation, num_classes: int) -> list[int]:
-    """Images per class: `images_per_class` for every class, or `total` spread evenly ("equal-steps":
-    protocol (a)'s steps x batch size, the GTN's T x B)."""
+    """Images per class: `images_per_class` for every class, `counts` as given (one per class), or
+    `total` spread evenly ("equal-steps": protocol (a)'s steps x batch size, the GTN's T x B)."""
+    if method.counts is not None:
+        if len(method.counts) != num_classes:
+            raise GtnbenchError(f"counts: {len(method.counts)} class counts for {num_classes} classes")
+        return list(method.counts)
     if method.images_per_class is not None:
         return class_counts(num_classes, per_class=method.images_per_class)
     total = method.total
@@ -76,11 +83,34 @@ def gtn_lesson_set(gtn_path: Path, dataset: ImageDataset, seed: int) -> ImageSet
     return ImageSet(images.flatten(0, 1).detach(), labels.flatten(), "gtn-set", dataset.name, seed, provenance)
 
 
-def make_image_set(method: SizedSet | GTNSetMethod, dataset: ImageDataset, learner: LearnerSpec, seed: int,
-                   evaluation: SetEvaluation, gtn_path: Path | None = None) -> ImageSet:  # fmt: skip
-    """The set `method` makes from dataset.train with `seed` (a gtn-set: from the GTN at `gtn_path`)."""
+def file_set(method: FileSetMethod, dataset: ImageDataset) -> ImageSet:
+    """The set a `file` method brings, read and checked (gtnbench/set_file.py); a file whose content is
+    not the one the suite names (`sha256`) is refused."""
+    from gtnbench.set_file import read_set_file
+
+    try:
+        brought = read_set_file(Path(method.path), dataset)
+    except DataError as error:
+        raise TrialFailed(str(error)) from None
+    if method.sha256 and brought.image_set.provenance["sha256"] != method.sha256:
+        raise TrialFailed(f"{method.path}: its sha256 is {brought.image_set.provenance['sha256'][:12]}..., not the "
+                          f"{method.sha256[:12]}... the suite names: the file changed")  # fmt: skip
+    return brought.image_set
+
+
+def making_learner(method: DMMethod | DCMethod, learner: LearnerSpec) -> LearnerSpec:
+    """The network a DM or DC set is made with: `make_with`, else the learner that scores it."""
+    return learner_spec(method.make_with) if method.make_with is not None else learner
+
+
+def make_image_set(method: SizedSet | GTNSetMethod | FileSetMethod, dataset: ImageDataset, learner: LearnerSpec,
+                   seed: int, evaluation: SetEvaluation, gtn_path: Path | None = None) -> ImageSet:  # fmt: skip
+    """The set `method` makes from dataset.train with `seed` (a gtn-set: from the GTN at `gtn_path`; a file
+    method: the file's set)."""
     if isinstance(method, GTNSetMethod):
         return gtn_lesson_set(gtn_path or Path(method.gtn_checkpoint), dataset, seed)
+    if isinstance(method, FileSetMethod):
+        return file_set(method, dataset)
     counts = set_counts(method, evaluation, dataset.num_classes)
     if isinstance(method, SubsetMethod):
         return random_subset(dataset, counts, seed)
@@ -92,12 +122,13 @@ def make_image_set(method: SizedSet | GTNSetMethod, dataset: ImageDataset, learn
     if isinstance(method, DMMethod):
         config = DMConfig(images_per_class=per_class, iterations=method.iterations, lr_images=method.lr_images,
                           momentum=method.momentum, real_per_class=method.real_per_class, init=method.init,
-                          dsa=tuple(method.dsa))  # fmt: skip
-        return distribution_matching(dataset, learner, config, seed)
+                          dsa=tuple(method.dsa), embedding=method.embedding)  # fmt: skip
+        return distribution_matching(dataset, making_learner(method, learner), config, seed)
     if isinstance(method, DCMethod):
         config = DCConfig(images_per_class=per_class, iterations=method.iterations, outer_loop=method.outer_loop,
                           inner_loop=method.inner_loop, lr_images=method.lr_images, momentum=method.momentum,
                           lr_network=method.lr_network, real_per_class=method.real_per_class,
-                          batch_train=method.batch_train, init=method.init, dsa=tuple(method.dsa))  # fmt: skip
-        return gradient_matching(dataset, learner, config, seed)
+                          batch_train=method.batch_train, init=method.init, dsa=tuple(method.dsa),
+                          match=method.match, bn_stats=method.bn_stats)  # fmt: skip
+        return gradient_matching(dataset, making_learner(method, learner), config, seed)
     raise TypeError(f"not a small-set method: {type(method).__name__}")

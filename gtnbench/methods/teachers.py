@@ -1,17 +1,20 @@
-"""Small-set teachers (subset, coreset, DM, DC, a GTN's lesson as a set) as suite methods, all scored by
-one protocol ([set_evaluation]), one trial per protocol and seed:
+"""Small-set teachers (subset, coreset, DM, DC, a GTN's lesson as a set, a set brought in a file) as suite
+methods, all scored by one protocol ([set_evaluation]), one trial per protocol and seed:
 
 - (a) "equal-steps": a learner trains as many steps, in batches as large, as on the GTN's lesson (the
   suite's T and B), the budget ("steps", T);
-- (b) "own-recipe": the distillation papers' evaluation, `epochs` passes over the set, the budget
-  ("epochs", E).
+- (b) "own-recipe": the distillation papers' evaluation tuned, `epochs` passes over the set, the budget
+  ("epochs", E);
+- (b) "reference": the DC/DM reference evaluation as it is (teachers/reference.py): its ConvNet, its
+  epochs, augmentation, weight decay and step decay, nothing tuned; the budget ("reference_epochs", E).
 
-Both go through the shared inner loop with lr / momentum / schedule tuned on the validation split
-(methods/real.py's tuned_training with the set as teacher: every configuration from the same initial
-weights, on the same batches), and only the chosen configuration is scored on test. The trial of the
-first protocol makes the set (or loads its `checkpoint`), saves it as artifacts/<trial>/set.pt with a
-picture, and records how it was made; the others load that file. A NAS proxy taught by a set
-(`teacher = "set"`) loads it the same way.
+All go through the shared inner loop. (a) and own-recipe tune lr / momentum / schedule on the
+validation split (methods/real.py's tuned_training with the set as teacher: every configuration from
+the same initial weights, on the same batches), and only the chosen configuration is scored on test.
+The trial of the first protocol makes the set (or loads its `checkpoint`, or reads the brought file),
+saves it as artifacts/<trial>/set.pt with a picture, and records how it was made, what that cost
+(seconds here and FLOPs where torch counts them, on the recorded device) and its label regime; the
+others load that file. A NAS proxy taught by a set (`teacher = "set"`) loads it the same way.
 """
 
 from __future__ import annotations
@@ -33,40 +36,63 @@ from gtnbench.set_grid import save_set_grid
 from gtnbench.store import artifact_path
 from gtnbench.suite import (
     EqualSteps,
+    FileSetMethod,
     GTNSetMethod,
     NB201Train,
     OwnRecipe,
+    Reference,
     SetEvaluation,
     SizedSet,
+    SuiteConfig,
     Trial,
     expand,
     prerequisites,
     protocol_of,
+    reference_plan,
     set_maker,
 )
-from gtnbench.teachers.fixed_set import FixedSetTeacher
+from gtnbench.teachers.fixed_set import FixedSetTeacher, set_targets
+from gtnbench.teachers.reference import ReferenceRecipe, ReferenceSetTeacher
 
 SET_FILE = "set.pt"
 GRID_FILE = "set.png"
 LOSS_POINTS = 100  # points of a synthesis loss curve kept in the record (set.pt keeps every iteration's)
-PROTOCOL_NAMES = {"equal-steps": "(a) equal steps", "own-recipe": "(b) own recipe"}
+PROTOCOL_NAMES = {"equal-steps": "(a) equal steps", "own-recipe": "(b) own recipe, tuned",
+                  "reference": "(b) reference recipe"}  # fmt: skip
+REFERENCE_SCHEDULE = "reference"  # the schedule a reference trial records: lr / 10 after half the epochs
 
 
-def protocol_settings(evaluation: SetEvaluation, protocol: str) -> EqualSteps | OwnRecipe:
-    return evaluation.equal_steps if protocol == "equal-steps" else evaluation.own_recipe
+def protocol_settings(evaluation: SetEvaluation, protocol: str) -> EqualSteps | OwnRecipe | Reference:
+    return {"equal-steps": evaluation.equal_steps, "own-recipe": evaluation.own_recipe,
+            "reference": evaluation.reference}[protocol]  # fmt: skip
 
 
-def protocol_steps(protocol: str, settings: EqualSteps | OwnRecipe, set_size: int) -> int:
+def reference_recipe(config: SuiteConfig, method: str) -> ReferenceRecipe:
+    """The reference recipe for the sets of `method` (its epochs and augmentation resolved)."""
+    settings, plan = config.set_evaluation.reference, reference_plan(config, method)
+    return ReferenceRecipe(plan.epochs, plan.augment, plan.dsa, settings.batch_size, settings.lr, settings.momentum,
+                           settings.weight_decay)  # fmt: skip
+
+
+def protocol_steps(protocol: str, settings: EqualSteps | OwnRecipe | ReferenceRecipe, set_size: int) -> int:
     """Training steps: (a) the suite's T; (b) `epochs` passes over the set in batches of
-    min(batch_size, set size)."""
+    min(batch_size, set size); reference: its epochs + 1 epochs, the last batch of each smaller."""
     if protocol == "equal-steps":
         return settings.steps
+    if protocol == "reference":
+        return settings.steps(set_size)
     return math.ceil(settings.epochs * set_size / min(settings.batch_size, set_size))
 
 
-def protocol_label(protocol: str, settings: EqualSteps | OwnRecipe, steps: int, batch: int) -> str:
+def protocol_label(protocol: str, settings: EqualSteps | OwnRecipe | ReferenceRecipe, steps: int, batch: int) -> str:
     if protocol == "equal-steps":
         return f"{PROTOCOL_NAMES[protocol]}: {steps} steps x batch {batch}, as on the GTN's lesson"
+    if protocol == "reference":
+        augment = {"dsa": f"DSA ({', '.join(settings.dsa)})", "crop-scale-rotate": "crop, scale or rotate",
+                   "none": "no augmentation"}[settings.augment]  # fmt: skip
+        return (f"{PROTOCOL_NAMES[protocol]}: {settings.epochs} epochs in batches of {batch} ({steps} steps), "
+                f"{augment}, SGD lr {settings.lr:g} / 10 at half, momentum {settings.momentum:g}, weight decay "
+                f"{settings.weight_decay:g}")  # fmt: skip
     return f"{PROTOCOL_NAMES[protocol]}: {settings.epochs} epochs on the set in batches of {batch} ({steps} steps)"
 
 
@@ -76,12 +102,34 @@ def at_grid_edge(chosen: dict[str, Any], settings: EqualSteps | OwnRecipe) -> bo
     return any(len(values) > 1 and value in (min(values), max(values)) for value, values in edges)
 
 
-def evaluate_set(image_set: ImageSet, learner: LearnerSpec, ctx: TrialContext, protocol: str,
-                 seed: int) -> tuple[TunedTraining, dict[str, Any]]:  # fmt: skip
-    """A fresh learner trained on the set under `protocol`, its grid tuned on validation; the result and
-    what the record says about the protocol."""
-    settings = protocol_settings(ctx.config.set_evaluation, protocol)
+def _reference(image_set: ImageSet, ctx: TrialContext, method: str, seed: int) -> tuple[TunedTraining, dict[str, Any]]:
+    """The reference evaluation: a fresh reference learner, the reference recipe, nothing tuned."""
+    recipe = reference_recipe(ctx.config, method)
+    learner = learner_spec(ctx.config.set_evaluation.reference.learner)
+    teacher = ReferenceSetTeacher(image_set.images, set_targets(image_set), recipe)
+    steps = teacher.steps()
+    result = tuned_training(learner, ctx.dataset, steps, recipe.batch_size,
+                            [(recipe.lr, recipe.momentum, REFERENCE_SCHEDULE)], seed, ctx.device,
+                            teacher_for=lambda _: teacher)  # fmt: skip
+    batch = min(recipe.batch_size, len(image_set))
+    details = {"protocol": "reference", "protocol_label": protocol_label("reference", recipe, steps, batch),
+               "steps": steps, "batch_size": batch, "epochs": recipe.epochs, "epochs_trained": recipe.epochs + 1,
+               "augment": recipe.augment, "dsa": list(recipe.dsa), "weight_decay": recipe.weight_decay,
+               "chosen": result.chosen, "tuned_on": None, "grid": result.grid, "chosen_at_grid_edge": False,
+               "bn_eval": learner.protocol(), "reference_learner": {"name": learner.name, "widths": learner.widths},
+               "protocol_config": ctx.config.set_evaluation.reference.model_dump(mode="json")}  # fmt: skip
+    return result, details
+
+
+def evaluate_set(image_set: ImageSet, learner: LearnerSpec, ctx: TrialContext, protocol: str, seed: int,
+                 method: str) -> tuple[TunedTraining, dict[str, Any]]:  # fmt: skip
+    """A fresh learner trained on the set under `protocol` (the sets of `method`), its grid tuned on
+    validation (reference: the reference learner and recipe, nothing tuned); the result and what the
+    record says about the protocol."""
     placed = image_set.to(ctx.dataset.device)
+    if protocol == "reference":
+        return _reference(placed, ctx, method, seed)
+    settings = protocol_settings(ctx.config.set_evaluation, protocol)
     steps = protocol_steps(protocol, settings, len(placed))
     grid = list(itertools.product(settings.lr, settings.momentum, settings.schedule))
 
@@ -120,6 +168,23 @@ def made_details(image_set: ImageSet) -> dict[str, Any]:
     return provenance
 
 
+def construction_cost(image_set: ImageSet, source: str, seconds: float, device: str) -> dict[str, Any]:
+    """What making the set cost, for the making trial's record: seconds and FLOPs on `device` where it was
+    made here; a loaded set.pt costs nothing here; a brought file's cost is what the file declares."""
+    provenance = image_set.provenance
+    if source == "file":
+        declared = provenance.get("declared", {})
+        return {"source": "declared by the file", "seconds": declared.get("seconds"), "flops": declared.get("flops"),
+                "device": declared.get("device")}  # fmt: skip
+    if source == "checkpoint":
+        return {"source": "loaded (made before)", "seconds": None, "flops": None, "device": None}
+    cost = {"source": "made here", "seconds": seconds, "flops": provenance.get("flops"), "device": device,
+            "flops_how": provenance.get("flops_how")}  # fmt: skip
+    if image_set.method == "gtn-set":
+        cost["note"] = "drawing the lesson only; the GTN's meta-training is its gtn trial's meta_seconds"
+    return cost
+
+
 def _gtn_file(trial: Trial, method: GTNSetMethod, ctx: TrialContext) -> Path:
     if method.gtn_checkpoint:
         return Path(method.gtn_checkpoint)
@@ -130,9 +195,13 @@ def _gtn_file(trial: Trial, method: GTNSetMethod, ctx: TrialContext) -> Path:
     return path
 
 
-def _obtain(trial: Trial, method: SizedSet | GTNSetMethod, learner: LearnerSpec,
+def _obtain(trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, learner: LearnerSpec,
             ctx: TrialContext) -> tuple[ImageSet, dict[str, Any], float]:  # fmt: skip
-    """The set of the making trial: loaded from `checkpoint`, or made; how, and the seconds it took."""
+    """The set of the making trial: loaded from `checkpoint`, read from a brought file, or made; how, and
+    the seconds it took."""
+    if isinstance(method, FileSetMethod):
+        image_set = make_image_set(method, ctx.dataset, learner, trial.seed, ctx.config.set_evaluation)
+        return image_set, {"source": "file", "file": method.path, "sha256": image_set.provenance["sha256"]}, 0.0
     if method.checkpoint:
         image_set = load_set_file(Path(method.checkpoint), ctx.dataset, method.kind)
         return image_set, {"source": "checkpoint", "checkpoint": method.checkpoint}, 0.0
@@ -159,8 +228,9 @@ def describe_set(image_set: ImageSet, path: Path, ctx: TrialContext) -> dict[str
             "seed": image_set.seed, "file": str(inside)}  # fmt: skip
 
 
-def run_small_set(trial: Trial, method: SizedSet | GTNSetMethod, ctx: TrialContext) -> TrialResult:
-    """One protocol's score of a small-set teacher; the first protocol's trial also makes and saves the set."""
+def run_small_set(trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, ctx: TrialContext) -> TrialResult:
+    """One protocol's score of a small-set teacher; the first protocol's trial also makes and saves the set,
+    and records its construction cost."""
     learner = learner_spec(method.learner) if method.learner else ctx.learner_spec
     maker = set_maker(ctx.config, trial.method, trial.seed, expand(ctx.config))
     metrics: dict[str, float] = {}
@@ -171,14 +241,17 @@ def run_small_set(trial: Trial, method: SizedSet | GTNSetMethod, ctx: TrialConte
         artifacts = ctx.artifact_dir()
         path = save_image_set(image_set, artifacts / SET_FILE)
         save_set_grid(image_set, artifacts / GRID_FILE, f"{trial.method}, seed {trial.seed} ({ctx.dataset.label})")
+        cost = construction_cost(image_set, source["source"], seconds, ctx.device)
         details.update(samples=str((artifacts / GRID_FILE).relative_to(ctx.run_dir)), made=made_details(image_set),
-                       set_config=method.model_dump(mode="json"), **source)  # fmt: skip
+                       set_config=method.model_dump(mode="json"), cost=cost, **source)  # fmt: skip
         metrics["make_seconds"] = seconds
+        if source["source"] == "made" and cost["flops"] is not None:
+            metrics["make_flops"] = float(cost["flops"])
     else:
         path, _ = set_file(ctx, trial.method, trial.seed)
         image_set = load_set_file(path, ctx.dataset, method.kind)
-    details["set"] = {**describe_set(image_set, path, ctx), "made_by": maker.id}
-    result, protocol = evaluate_set(image_set, learner, ctx, protocol_of(trial.budget), trial.seed)
+    details["set"] = {**describe_set(image_set, path, ctx), "made_by": maker.id, "labels": image_set.label_regime}
+    result, protocol = evaluate_set(image_set, learner, ctx, protocol_of(trial.budget), trial.seed, trial.method)
     details.update(protocol)
     metrics.update(val_acc=result.val_acc, test_acc=result.test_acc, train_seconds=result.seconds)
     return TrialResult(metrics, details)

@@ -1,5 +1,5 @@
-"""The paper's MNIST and CIFAR-10 learners and the search spaces' networks, built on a device from a seeded
-generator.
+"""The paper's MNIST and CIFAR-10 learners, the DC/DM reference ConvNet and the search spaces' networks, built
+on a device from a seeded generator.
 
 Learners are plain nn.Modules; the inner loop trains them in functional form, with the
 parameters as a dict of tensors passed to torch.func.functional_call.
@@ -7,6 +7,7 @@ parameters as a dict of tensors passed to torch.func.functional_call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,6 +98,58 @@ class CifarLearner(nn.Module):
         return self.features(x)
 
 
+class ConvNet(nn.Module):
+    """The DC/DM reference ConvNet (VICO-UoE/DatasetCondensation, networks.py, its default setting): per
+    width a block of conv3x3 (with bias), instance norm (GroupNorm with one group per channel, affine),
+    ReLU and 2x2 average pooling; then the flattened feature map and one linear classifier. widths =
+    (128, 128, 128): depth 3, width 128. One-channel images (MNIST, 28x28) get padding 3 in the first
+    convolution, so that the map is 32x32 as for CIFAR-10 (the reference's). PyTorch's default
+    initialisation (Kaiming-uniform weights, uniform biases), drawn from the seeded generator. No batch
+    norm and no weight normalisation: every batch-norm protocol is the same, and it is recorded as
+    "batch" (the direct path of the inner loop)."""
+
+    default_widths = (128, 128, 128)
+    default_width_ranges = ((64, 256),) * 3
+    default_bn_eval = "batch"
+
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=False, device=None,
+                 bn_eval="batch"):  # fmt: skip
+        super().__init__()
+        if weight_norm:
+            raise ValueError("the reference ConvNet is not weight-normalised: build it with weight_norm = false")
+        self.bn_eval = check_protocol(bn_eval)
+        channels, height, width = in_shape
+        blocks = []
+        for depth, cout in enumerate(widths):
+            padding = 3 if channels == 1 and depth == 0 else 1
+            blocks += [nn.Conv2d(channels, cout, 3, padding=padding, device=device),
+                       nn.GroupNorm(cout, cout, affine=True, device=device), nn.ReLU(), nn.AvgPool2d(2, 2)]  # fmt: skip
+            height, width = (height + 2 * padding - 2) // 2, (width + 2 * padding - 2) // 2
+            channels = cout
+        self.features = nn.Sequential(*blocks)
+        self.feature_shape = (channels, height, width)
+        self.classifier = nn.Linear(channels * height * width, num_classes, device=device)
+        reference_init_(self, generator)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The flattened last feature map (the reference's `embed`: 128 x 4 x 4 = 2,048 values an image)."""
+        return self.features(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+def reference_init_(network: nn.Module, generator: torch.Generator | None) -> None:
+    """PyTorch's default initialisation of every conv and linear layer (Kaiming-uniform with a = sqrt(5),
+    biases uniform in +-1/sqrt(fan_in)), drawn from `generator`; norms keep weight 1, bias 0."""
+    with torch.no_grad():
+        for layer in network.modules():
+            if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(layer.weight[0].numel())
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
 class CellLearner(CellNetwork):
     """A NAS-Bench-201 cell network as a learner: widths = (C, N); the cell is `arch`, or drawn at
     random from the learner's seed (so that a GTN meta-trained on them is not tuned to one architecture).
@@ -128,7 +181,8 @@ class MacroLearner(MacroNetwork):
 
 
 LEARNERS: dict[str, type[nn.Module]] = {"mnist-paper": MnistLearner, "cifar10-paper": CifarLearner,
-                                        "nb201-cell": CellLearner, "macro-net": MacroLearner}  # fmt: skip
+                                        "nb201-cell": CellLearner, "macro-net": MacroLearner,
+                                        "convnet": ConvNet}  # fmt: skip
 # Learners that are a search space's network: their architecture is `arch`, else drawn from the seed.
 SPACE_LEARNERS = {"nb201-cell": CellLearner, "macro-net": MacroLearner}
 

@@ -37,7 +37,7 @@ from gtnbench.models.nb201 import (
     relu_conv_bn,  # fmt: skip
 )
 from gtnbench.models.norm import KEEP, Stats, statistics_pass
-from gtnbench.nas.proxies import ProxyScores, build_network
+from gtnbench.nas.proxies import ProxyScores, build_network, pregenerated
 from gtnbench.nas.spaces import SPACES
 from gtnbench.teachers.base import Lesson, Teacher
 from gtnbench.train import EVAL_BATCH, LearnerState, Params, sgd_momentum_step
@@ -200,7 +200,8 @@ def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], data
     params = stack_params(supernet, nets, device)
     masks = torch.stack([arch_mask(net.ops) for net in nets]).to(device)
     x, y = dataset.val.x[:eval_size], dataset.val.y[:eval_size]
-    lesson = teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed))
+    lesson, generation = pregenerated(teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed)),
+                                      device)  # fmt: skip
     accuracies: dict[int, torch.Tensor] = {}
     elapsed: dict[int, float] = {}
     evaluation = [0.0]
@@ -220,5 +221,5 @@ def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], data
     for t in sorted(steps):
         for result, value in zip(results, accuracies[t].tolist()):
             result.scores[str(t)] = value
-            result.seconds[str(t)] = elapsed[t] / len(archs)
+            result.seconds[str(t)] = (elapsed[t] + generation * t / lesson.steps) / len(archs)
     return results

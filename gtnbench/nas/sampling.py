@@ -11,16 +11,20 @@ from gtnbench.models.nb201 import active_edges, parse_arch
 from gtnbench.nas.table import load_table
 
 
-@lru_cache(maxsize=1)
 def disconnected() -> frozenset[int]:
     """Indices of cells with no path from input to output (their networks output a constant)."""
+    return _disconnected(load_table().sha256)
+
+
+@lru_cache(maxsize=2)
+def _disconnected(table_sha256: str) -> frozenset[int]:  # per table in use (nas.table.load_table)
     table = load_table()
     return frozenset(int(i) for i, arch in zip(table.indices, table.arch_strs) if not active_edges(parse_arch(arch)))
 
 
 @lru_cache(maxsize=16)
 def _sample(count: int, seed: int, one_per_iso_class: bool, exclude_disconnected: bool,
-            exclude: frozenset[int]) -> tuple[int, ...]:  # fmt: skip
+            exclude: frozenset[int], table_sha256: str) -> tuple[int, ...]:  # fmt: skip
     table = load_table()
     pool = table.indices
     if one_per_iso_class:  # the class representative: the smallest index with the same isomorphism key
@@ -37,4 +41,4 @@ def sample_architectures(count: int, seed: int = 0, one_per_iso_class: bool = Tr
                          exclude: frozenset[int] = frozenset()) -> list[int]:  # fmt: skip
     """`count` distinct architecture indices, uniformly at random (seeded), optionally one per
     isomorphism class (its representative), without disconnected cells and without `exclude`."""
-    return list(_sample(count, seed, one_per_iso_class, exclude_disconnected, frozenset(exclude)))
+    return list(_sample(count, seed, one_per_iso_class, exclude_disconnected, frozenset(exclude), load_table().sha256))

@@ -152,17 +152,36 @@ def mean_pick_curve(scores: ArrayLike, truth: ArrayLike, orders: np.ndarray) -> 
     pool architectures: element n - 1 of the result. Each row of `orders` is one search seed's draw order;
     the pick is the best-scored architecture drawn so far (ties: the first drawn; NaN scores never win)."""
     proxy, target = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
-    ranked = np.where(np.isnan(proxy), -np.inf, proxy)[orders]
-    best = np.maximum.accumulate(ranked, axis=1)
-    previous = np.concatenate([np.full((len(orders), 1), -np.inf), best[:, :-1]], axis=1)
+    return mean_pick_curves(proxy[None], target[None], orders)[0]
+
+
+def mean_pick_curves(scores: np.ndarray, truth: np.ndarray, orders: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """`mean_pick_curve` of each row of `scores` [B, n] with the matching row of `truth` [B, n], all on the
+    same draw orders [search seeds, n]: [B, n] (a bootstrap's resampled pools in one vectorised pass)."""
+    scores, truth = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
     positions = np.arange(orders.shape[1])
-    newer = (ranked > previous) | (positions == 0)
-    picked = np.maximum.accumulate(np.where(newer, positions, 0), axis=1)
-    return target[np.take_along_axis(orders, picked, axis=1)].mean(axis=0)
+    out = np.empty(scores.shape)
+    for start in range(0, len(scores), chunk):
+        rows = slice(start, start + chunk)
+        ranked = np.where(np.isnan(scores[rows]), -np.inf, scores[rows])[:, orders]  # [b, seeds, n]
+        best = np.maximum.accumulate(ranked, axis=2)
+        previous = np.concatenate([np.full(ranked.shape[:2] + (1,), -np.inf), best[..., :-1]], axis=2)
+        newer = (ranked > previous) | (positions == 0)
+        picked = np.maximum.accumulate(np.where(newer, positions, 0), axis=2)
+        drawn = np.take_along_axis(np.broadcast_to(orders, ranked.shape), picked, axis=2)
+        out[rows] = np.take_along_axis(truth[rows][:, None, :], drawn, axis=2).mean(axis=1)
+    return out
 
 
 def cells_to_reach(curve: np.ndarray, target: float) -> float:
     """The smallest number of evaluated architectures at which `curve` (a mean_pick_curve) reaches `target`;
     math.inf if it never does."""
-    reached = np.flatnonzero(np.asarray(curve) >= target)
-    return float(reached[0] + 1) if len(reached) else math.inf
+    return float(cells_to_reach_rows(np.asarray(curve)[None], np.array([target]))[0])
+
+
+def cells_to_reach_rows(curves: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """`cells_to_reach` of each row of `curves` [B, n] at the matching target [B]: [B] (inf: never)."""
+    reached = np.asarray(curves) >= np.asarray(targets, dtype=float)[:, None]
+    first = np.argmax(reached, axis=1).astype(float) + 1
+    first[~reached.any(axis=1)] = math.inf
+    return first

@@ -55,7 +55,8 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def table(self) -> nb201_table.GroundTruth:
-        """The shipped ground truth (cached)."""
+        """The ground truth in use (cached): the shipped one, or for NAS-Bench-201 an imported one
+        (nas.table.load_table: $GTNBENCH_NB201_TABLE, `--nb201-table`)."""
 
     @abstractmethod
     def describe_column(self, name: str) -> str:

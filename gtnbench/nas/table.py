@@ -11,9 +11,10 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +27,7 @@ T = TypeVar("T")
 
 NUM_ARCHS = 15625
 SHIPPED = "nb201_tss.csv.gz"
+TABLE_ENV = "GTNBENCH_NB201_TABLE"  # an imported table to use instead of the shipped one
 BENCHMARK = "NATS-Bench tss v1.0"
 # Our short data set keys -> the official names (the API's `dataset` argument).
 DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
@@ -215,9 +217,32 @@ def read_table(path: Path) -> GroundTruth:
 
 
 @cache
-def load_table() -> GroundTruth:
+def load_shipped() -> GroundTruth:
     """The shipped table (read once per process)."""
     return shipped_table(SHIPPED, parse_table, NUM_ARCHS)
+
+
+def table_path() -> Path | None:
+    """The imported table $GTNBENCH_NB201_TABLE names (absolute), or None: the shipped one is in use."""
+    value = os.environ.get(TABLE_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def load_table() -> GroundTruth:
+    """The NAS-Bench-201 table in use: the file $GTNBENCH_NB201_TABLE names (`--nb201-table`: a table
+    `gtnbench nb201 import` wrote), else the shipped one. Runs, `nas show`, `check` and `report` all read
+    it; a manifest names its file and sha256."""
+    path = table_path()
+    return load_shipped() if path is None else _imported(path)
+
+
+@lru_cache(maxsize=4)
+def _imported(path: Path) -> GroundTruth:
+    table = read_table(path)
+    if len(table) != NUM_ARCHS or set(table.indices.tolist()) != set(range(NUM_ARCHS)):
+        raise DataError(f"{path} (${TABLE_ENV}): {len(table):,} architectures; a table in use needs all "
+                        f"{NUM_ARCHS:,} (import it without --indices)")  # fmt: skip
+    return table
 
 
 def parse_table(data: bytes, source: str) -> GroundTruth:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -17,6 +17,11 @@ class Lesson:
     batch: Callable[[int], tuple[torch.Tensor, torch.Tensor]]
     lrs: torch.Tensor  # [steps]
     momenta: torch.Tensor  # [steps]
+    # keyword-only (lessons of subclasses add positional fields): an L2 penalty coupled into every gradient
+    # (grad + wd * params, as torch's SGD), and whether every batch has the same shape (a CUDA graph of one
+    # step can then replay them all)
+    weight_decay: float = field(default=0.0, kw_only=True)
+    uniform: bool = field(default=True, kw_only=True)
 
 
 class Teacher(ABC):

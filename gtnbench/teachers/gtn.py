@@ -9,7 +9,10 @@ The shuffled curricula draw with replacement at every step, as the official code
 (`sampling = "with-replacement"`); `"permutation"` instead uses every learned batch (or vector)
 once per T steps. Labels of learned batches are fixed and balanced (row i of every batch has
 label i mod num_classes); the `none` curriculum draws its labels at random at every step, as the
-official code does (`none_labels = "random"`), or keeps them balanced. Past T steps the
+official code does (`none_labels = "random"`), or keeps them balanced. The learned batches' labels
+rotate across steps as the official code's `arange(T * batch) % classes` does (`labels = "rotating"`:
+row i of step t has label (t * batch + i) mod classes, so the lesson as a whole is balanced even when
+the batch is not a multiple of the classes); `"fixed"` gives every step the labels i mod classes. Past T steps the
 curriculum and the step sizes repeat cyclically. All draws happen when the lesson is made, so
 `lesson.batch(t)` is pure (checkpointed recomputation sees the same batches).
 """
@@ -35,6 +38,7 @@ CURRICULA = ("full", "shuffled-batch", "all-shuffled", "none")
 GENERATED_PER_CALL = {"cuda": 4096}
 SAMPLINGS = ("with-replacement", "permutation")
 NONE_LABELS = ("random", "balanced")
+LABELS = ("rotating", "fixed")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class GTNSpec:
     init_momentum: float = 0.5
     sampling: str = "with-replacement"  # how the shuffled curricula draw (official: with replacement)
     none_labels: str = "random"  # labels of the `none` curriculum (official: random at every step)
+    labels: str = "rotating"  # learned batches' labels across steps (official: rotating)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +81,7 @@ class GTN(Teacher, nn.Module):
     def __init__(self, spec: GTNSpec, generator_spec: GeneratorSpec, seed: int = 0, device=None) -> None:
         nn.Module.__init__(self)
         for value, known, what in ((spec.curriculum, CURRICULA, "curriculum"), (spec.sampling, SAMPLINGS, "sampling"),
-                                   (spec.none_labels, NONE_LABELS, "none_labels")):  # fmt: skip
+                                   (spec.none_labels, NONE_LABELS, "none_labels"), (spec.labels, LABELS, "labels")):  # fmt: skip
             if value not in known:
                 raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
         self.spec, self.generator_spec = spec, generator_spec
@@ -88,8 +93,9 @@ class GTN(Teacher, nn.Module):
             self.noise = nn.Parameter(noise)
         self.log_lr = nn.Parameter(torch.full((steps,), math.log(spec.init_lr), device=device))
         self.log_momentum = nn.Parameter(torch.full((steps,), math.log(spec.init_momentum), device=device))
-        labels = torch.arange(batch, device=device) % generator_spec.num_classes
-        self.register_buffer("labels", labels.repeat(steps, 1))
+        first = steps * batch if spec.labels == "rotating" else batch
+        labels = (torch.arange(first, device=device) % generator_spec.num_classes).view(-1, batch)
+        self.register_buffer("labels", labels.expand(steps, batch).clone())
 
     def _noise_and_labels(self, steps: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Noise [steps, batch, dim] and labels [steps, batch] for one lesson, drawn up front so that
