@@ -30,8 +30,9 @@ def data_root():
 
 def gtnbench(*args, root, cwd=REPO):
     env = {**os.environ, "GTNBENCH_DATA": str(root), "COLUMNS": "240"}
-    return subprocess.run([sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=1200)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200
+    )
 
 
 class SmokeRun:
@@ -99,8 +100,17 @@ class TestFewstep:
     def test_mnist_fewstep_names_the_judged_gtn_and_its_baselines(self, fewstep):
         out = fewstep.check.stdout
         assert fewstep.check.returncode == 0, out[-3000:]
-        for text in ("C1", "C1b", "C2", "not judged at this scale", "gtn-steploss (T=", "beside:",
-                     "gtn (GTN variant, T=", "real-fewstep", "untrained generator"):  # fmt: skip
+        for text in (
+            "C1",
+            "C1b",
+            "C2",
+            "not judged at this scale",
+            "gtn-steploss (T=",
+            "beside:",
+            "gtn (GTN variant, T=",
+            "real-fewstep",
+            "untrained generator",
+        ):
             assert text in out, text
         assert "GTN meta-training" in fewstep.report.stdout
 
@@ -206,5 +216,14 @@ class TestNb201Teachers:
     def test_nb201_teachers_rank_cells_by_each_set(self, nb201_teachers):
         for claim in ("DCB-NAS-DC", "DCB-NAS-DSA", "DCB-NAS-DM", "DCB-NAS-RANDOM", "DCB-NAS-KMEANS"):
             assert claim in nb201_teachers.check.stdout, claim
-        assert {"subset-proxy@16", "kmeans-proxy@16", "dc-proxy@16", "dsa-proxy@16", "dm-proxy@16", "gtn@8", "real@16",
-                "hp12", "free:naswot"} <= set(nb201_teachers.proxies())  # fmt: skip
+        assert {
+            "subset-proxy@16",
+            "kmeans-proxy@16",
+            "dc-proxy@16",
+            "dsa-proxy@16",
+            "dm-proxy@16",
+            "gtn@8",
+            "real@16",
+            "hp12",
+            "free:naswot",
+        } <= set(nb201_teachers.proxies())
