@@ -69,8 +69,10 @@ def read_stamp(package_dir: Path) -> str | None:
 
 
 def stamp_text(code_version: str) -> str:
-    return f'"""Written by gtnbench\'s build (gtnbench/_build.py): the code this package was built from."""\n\n' \
-           f'CODE_VERSION = "{code_version}"\n'  # fmt: skip
+    return (
+        f'"""Written by gtnbench\'s build (gtnbench/_build.py): the code this package was built from."""\n\n'
+        f'CODE_VERSION = "{code_version}"\n'
+    )
 
 
 def provenance_problem(code_version: str) -> str | None:

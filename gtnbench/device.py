@@ -40,12 +40,17 @@ def synchronize(device: str) -> None:
 def _fp32_nodes() -> list[tuple[str, Any]]:
     """Every node of the fp32_precision API this torch has (torch >= 2.9), generic first."""
     backends = torch.backends
-    candidates = [("backends", backends), ("cuda.matmul", getattr(backends.cuda, "matmul", None)),
-                  ("cudnn", backends.cudnn), ("cudnn.conv", getattr(backends.cudnn, "conv", None)),
-                  ("cudnn.rnn", getattr(backends.cudnn, "rnn", None)), ("mkldnn", getattr(backends, "mkldnn", None)),
-                  ("mkldnn.matmul", getattr(getattr(backends, "mkldnn", None), "matmul", None)),
-                  ("mkldnn.conv", getattr(getattr(backends, "mkldnn", None), "conv", None)),
-                  ("mkldnn.rnn", getattr(getattr(backends, "mkldnn", None), "rnn", None))]  # fmt: skip
+    candidates = [
+        ("backends", backends),
+        ("cuda.matmul", getattr(backends.cuda, "matmul", None)),
+        ("cudnn", backends.cudnn),
+        ("cudnn.conv", getattr(backends.cudnn, "conv", None)),
+        ("cudnn.rnn", getattr(backends.cudnn, "rnn", None)),
+        ("mkldnn", getattr(backends, "mkldnn", None)),
+        ("mkldnn.matmul", getattr(getattr(backends, "mkldnn", None), "matmul", None)),
+        ("mkldnn.conv", getattr(getattr(backends, "mkldnn", None), "conv", None)),
+        ("mkldnn.rnn", getattr(getattr(backends, "mkldnn", None), "rnn", None)),
+    ]
     return [(name, node) for name, node in candidates if node is not None and hasattr(node, "fp32_precision")]
 
 
@@ -56,7 +61,9 @@ def set_precision(precision: str = "ieee") -> dict[str, Any]:
     tf32 = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32  # legacy flags first, then every node of the new API
     torch.backends.cudnn.allow_tf32 = tf32
-    nodes = sorted(_fp32_nodes(), key=lambda item: not item[0].startswith("mkldnn"))  # a mkldnn write resets the generic
+    nodes = sorted(
+        _fp32_nodes(), key=lambda item: not item[0].startswith("mkldnn")
+    )  # a mkldnn write resets the generic
     for name, node in nodes:
         # oneDNN's reduced modes (CPU bf16/tf32 emulation) stay off; CUDA follows the policy
         node.fp32_precision = "tf32" if tf32 and not name.startswith("mkldnn") else "ieee"
@@ -71,13 +78,16 @@ def current_precision() -> str:
 
 def precision_settings() -> dict[str, Any]:
     """What the process computes with, read back from torch (and the environment) now."""
-    settings: dict[str, Any] = {"policy": current_precision(),
-                                "autocast": "bfloat16 in plain forward passes" if current_precision() == "bf16"
-                                else "none"}  # fmt: skip
+    settings: dict[str, Any] = {
+        "policy": current_precision(),
+        "autocast": "bfloat16 in plain forward passes" if current_precision() == "bf16" else "none",
+    }
     for name, node in _fp32_nodes():
         settings[f"fp32_precision.{name}"] = node.fp32_precision
-    for name, read in (("allow_tf32.cuda.matmul", lambda: torch.backends.cuda.matmul.allow_tf32),
-                       ("allow_tf32.cudnn", lambda: torch.backends.cudnn.allow_tf32)):  # fmt: skip
+    for name, read in (
+        ("allow_tf32.cuda.matmul", lambda: torch.backends.cuda.matmul.allow_tf32),
+        ("allow_tf32.cudnn", lambda: torch.backends.cudnn.allow_tf32),
+    ):
         try:
             settings[name] = bool(read())
         except RuntimeError as error:  # torch refuses to read a legacy flag after a mix of the two APIs
@@ -94,8 +104,11 @@ def tf32_active(settings: dict[str, Any]) -> bool:
     """Whether a read-back (precision_settings) lets any CUDA matmul or convolution run in TF32."""
     if settings.get("NVIDIA_TF32_OVERRIDE") == "0":
         return False
-    return any(value == "tf32" or value is True for key, value in settings.items()
-               if key.startswith(("fp32_precision.cuda", "fp32_precision.cudnn", "allow_tf32")))  # fmt: skip
+    return any(
+        value == "tf32" or value is True
+        for key, value in settings.items()
+        if key.startswith(("fp32_precision.cuda", "fp32_precision.cudnn", "allow_tf32"))
+    )
 
 
 def plain_autocast(device: torch.device | str, cache: bool = True) -> contextlib.AbstractContextManager:
@@ -121,16 +134,19 @@ def check_device(device: str) -> str:
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise GtnbenchError(f"--device {device!r}: not a torch device ({str(error).splitlines()[0]}); "
-                            "expected e.g. cpu, cuda, cuda:1") from None  # fmt: skip
+        raise GtnbenchError(
+            f"--device {device!r}: not a torch device ({str(error).splitlines()[0]}); expected e.g. cpu, cuda, cuda:1"
+        ) from None
     if parsed.type == "cpu":
         return "cpu"
     if parsed.type != "cuda":
         raise GtnbenchError(f"--device {device!r}: gtnbench runs on cpu or cuda devices")
     if not torch.cuda.is_available():
         build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "built without CUDA"
-        raise GtnbenchError(f"--device {device!r}: no CUDA device is visible (torch {torch.__version__}, {build}; "
-                            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); use --device cpu")  # fmt: skip
+        raise GtnbenchError(
+            f"--device {device!r}: no CUDA device is visible (torch {torch.__version__}, {build}; "
+            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); use --device cpu"
+        )
     count = torch.cuda.device_count()
     index = parsed.index if parsed.index is not None else 0
     if index >= count:
@@ -142,6 +158,8 @@ def check_precision_for(policy: str, meta_trains: bool, where: str) -> None:
     """bf16 autocast is for plain training (proxies, evaluation): refuse it where a GTN is meta-trained,
     since second-order meta-gradients are what reduced precision would bend first, unmeasured."""
     if policy == "bf16" and meta_trains:
-        raise GtnbenchError(f"{where}: --precision bf16 is refused for GTN meta-training (second-order "
-                            "meta-gradients stay float32); use ieee or tf32, or name a trained GTN with "
-                            "`checkpoint = PATH`")  # fmt: skip
+        raise GtnbenchError(
+            f"{where}: --precision bf16 is refused for GTN meta-training (second-order "
+            "meta-gradients stay float32); use ieee or tf32, or name a trained GTN with "
+            "`checkpoint = PATH`"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import gtnbench
 from gtnbench.codeversion import decide, read_stamp
@@ -58,3 +59,20 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Where a measurement (a bench, a plan's costs, a doctor's checks, a study) ran, with the precision read back
+    from torch when it is written."""
+    import torch
+
+    from gtnbench.device import precision_settings
+
+    return {
+        "device": device,
+        "device_name": device_name(device),
+        "code_version": code_version(),
+        "versions": library_versions(),
+        "threads": torch.get_num_threads(),
+        "precision": precision_settings(),
+    }

@@ -13,9 +13,10 @@ import math
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -108,8 +109,15 @@ class frozen:
             p.requires_grad_(flag)
 
 
-def evaluate_teacher(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, seeds: list[int], device: str,
-                     steps: int | None = None, test: bool = True) -> Evaluation:  # fmt: skip
+def evaluate_teacher(
+    gtn: GTN,
+    learner_spec: LearnerSpec,
+    dataset: ImageDataset,
+    seeds: list[int],
+    device: str,
+    steps: int | None = None,
+    test: bool = True,
+) -> Evaluation:
     """Train one fresh learner per seed for `steps` (default T) on the GTN; mean val and (unless not asked,
     as in meta-validation) test accuracy."""
     steps = steps or gtn.spec.inner_steps
@@ -130,8 +138,9 @@ def evaluate_teacher(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset,
     return Evaluation(torch.stack(vals).mean().item(), test_acc, seconds)
 
 
-def teacher_curve(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, seed: int, device: str,
-                  steps: int | None = None) -> list[dict[str, float]]:  # fmt: skip
+def teacher_curve(
+    gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, seed: int, device: str, steps: int | None = None
+) -> list[dict[str, float]]:
     """Test accuracy of one learner after 1, 2, 4, ... and `steps` inner steps on the GTN (a curve to plot;
     nothing is chosen on it)."""
     steps = steps or gtn.spec.inner_steps
@@ -146,7 +155,9 @@ def teacher_curve(gtn: GTN, learner_spec: LearnerSpec, dataset: ImageDataset, se
     return [{"step": t, "test_acc": acc.item()} for t, acc in sorted(outcome.observed.items())]
 
 
-def _real_batch(dataset: ImageDataset, size: int, rng: torch.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _real_batch(
+    dataset: ImageDataset, size: int, rng: torch.Generator, augment: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     idx = torch.randint(0, len(dataset.train), (size,), generator=rng, device=dataset.device)
     x = dataset.train.x[idx]
     return (random_crop_flip(x, rng) if augment else x), dataset.train.y[idx]
@@ -155,9 +166,18 @@ def _real_batch(dataset: ImageDataset, size: int, rng: torch.Generator, augment:
 class MetaTrainer:
     """Meta-trains one GTN; `run()` resumes from `checkpoint_path` when a checkpoint is there."""
 
-    def __init__(self, gtn_spec: GTNSpec, generator_spec: GeneratorSpec, config: MetaConfig, learner_spec: LearnerSpec,
-                 dataset: ImageDataset, seed: int, device: str, checkpoint_path: Path | None = None,
-                 log: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        gtn_spec: GTNSpec,
+        generator_spec: GeneratorSpec,
+        config: MetaConfig,
+        learner_spec: LearnerSpec,
+        dataset: ImageDataset,
+        seed: int,
+        device: str,
+        checkpoint_path: Path | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.gtn_spec, self.generator_spec, self.config = gtn_spec, generator_spec, config
         self.learner_spec, self.dataset, self.seed, self.device = learner_spec, dataset, seed, device
         self.checkpoint_path, self.log = checkpoint_path, log or (lambda message: None)
@@ -201,7 +221,9 @@ class MetaTrainer:
     def restore(self, path: Path) -> None:
         payload = load_checkpoint(path)  # on the CPU: Adam's step counters must stay host tensors
         if payload["config"] != self.describe():
-            raise GtnbenchError(f"{path}: checkpoint was written with another configuration; remove it or use another run")
+            raise GtnbenchError(
+                f"{path}: checkpoint was written with another configuration; remove it or use another run"
+            )
         self.gtn.load_state_dict(payload["gtn"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
@@ -218,25 +240,37 @@ class MetaTrainer:
         checkpointed recomputation sees the same ones); every loss is taken in evaluation mode.
         """
         dataset, config = self.dataset, self.config
-        learner = build_learner(self.learner_spec, dataset.image_shape, dataset.num_classes,
-                                role_seed("meta-train", self.seed, iteration), self.device)  # fmt: skip
+        learner = build_learner(
+            self.learner_spec,
+            dataset.image_shape,
+            dataset.num_classes,
+            role_seed("meta-train", self.seed, iteration),
+            self.device,
+        )
         lesson = self.gtn.lesson(self.gtn_spec.inner_steps, self.rng)
         x, y = _real_batch(dataset, config.meta_batch_size, self.rng, config.augment)
-        fresh = {t: _real_batch(dataset, config.meta_batch_size, self.rng, config.augment)
-                 for t in step_loss_points(self.gtn_spec.inner_steps, config.step_loss_every)}  # fmt: skip
+        fresh = {
+            t: _real_batch(dataset, config.meta_batch_size, self.rng, config.augment)
+            for t in step_loss_points(self.gtn_spec.inner_steps, config.step_loss_every)
+        }
 
         def step_loss(t: int, state: LearnerState) -> torch.Tensor:
             return loss_on(learner, state, *fresh[t])
 
         return backpropagate_through_training(
-            learner, initial_params(learner), lesson, lambda state: loss_on(learner, state, x, y),
-            block_size=config.block_size, step_loss=step_loss if fresh else None,
+            learner,
+            initial_params(learner),
+            lesson,
+            lambda state: loss_on(learner, state, x, y),
+            block_size=config.block_size,
+            step_loss=step_loss if fresh else None,
             step_loss_every=config.step_loss_every,
-        )  # fmt: skip
+        )
 
     def validate(self, iteration: int) -> dict[str, Any]:
-        evaluation = evaluate_teacher(self.gtn, self.validation_spec, self.dataset, self.validation_seeds, self.device,
-                                      test=False)  # fmt: skip
+        evaluation = evaluate_teacher(
+            self.gtn, self.validation_spec, self.dataset, self.validation_seeds, self.device, test=False
+        )
         entry = {"iteration": iteration, "val_acc": evaluation.val_acc}
         self.state.history.append(entry)
         return entry
@@ -270,7 +304,9 @@ class MetaTrainer:
                 pending = []
                 if it % config.validate_every == 0 or it == config.outer_iterations:
                     self._check_validation(self._timed_validation(it))
-                if self.checkpoint_path is not None and (it % config.checkpoint_every == 0 or it == config.outer_iterations):
+                if self.checkpoint_path is not None and (
+                    it % config.checkpoint_every == 0 or it == config.outer_iterations
+                ):
                     self.save(self.checkpoint_path)
         return self.state
 
@@ -297,8 +333,10 @@ class MetaTrainer:
         self.log(f"iteration {entry['iteration']}: validation accuracy {val:.4f}")
         best = self.state.best_val
         if best > 0.5 and val < self.config.collapse_fraction * best:
-            raise TrialFailed(f"accuracy collapse: validation accuracy {val:.4f} at outer iteration "
-                              f"{entry['iteration']} after a best of {best:.4f}")  # fmt: skip
+            raise TrialFailed(
+                f"accuracy collapse: validation accuracy {val:.4f} at outer iteration "
+                f"{entry['iteration']} after a best of {best:.4f}"
+            )
         self.state.best_val = max(best, val)
 
 
@@ -320,8 +358,9 @@ def load_gtn(path: Path, device: str = "cpu") -> tuple[GTN, dict[str, Any]]:
     payload = load_checkpoint(path)
     config = payload["config"]
     generator = config["generator"]
-    generator_spec = GeneratorSpec(**{**generator, "image_shape": tuple(generator["image_shape"]),
-                                      "channels": tuple(generator["channels"])})  # fmt: skip
+    generator_spec = GeneratorSpec(
+        **{**generator, "image_shape": tuple(generator["image_shape"]), "channels": tuple(generator["channels"])}
+    )
     gtn = GTN(GTNSpec(**config["gtn"]), generator_spec, config["seed"], device)
     gtn.load_state_dict(payload["gtn"])
     return gtn, config

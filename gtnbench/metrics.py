@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -17,16 +17,6 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
         return math.nan, math.nan
     array = np.asarray(values, dtype=float)
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
-
-
-def format_mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 2) -> str:
-    """'98.12 ± 0.05' (accuracies in percent by default), or '98.12' for a single value."""
-    mean, std = mean_std(values)
-    if math.isnan(mean):
-        return "–"
-    if len(values) == 1:
-        return f"{mean * scale:.{digits}f}"
-    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
 
 
 # Rank agreement of a proxy with ground truth.
@@ -223,7 +213,7 @@ def steps_to_reach(real_steps: ArrayLike, real_values: ArrayLike, target: float)
 
 # Percentile intervals over architectures (the NAS claims and anchors: a bootstrap over hundreds of cells,
 # with seeds resampled too where there are several; claims/nas.py). Over a handful of seeds the claims use t
-# and Welch intervals instead (claims/intervals.py).
+# and Welch intervals instead (analysis/intervals.py).
 
 
 def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -261,4 +251,3 @@ def spearman_top_k_rows(proxy: np.ndarray, truth: np.ndarray, k_percent: float) 
     keep = top_k_count(x.shape[1], k_percent)
     order = np.argsort(np.where(np.isnan(x), np.inf, -x), axis=1, kind="stable")[:, :keep]
     return spearman_rows(np.take_along_axis(x, order, axis=1), np.take_along_axis(y, order, axis=1))
-

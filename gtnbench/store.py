@@ -72,7 +72,9 @@ def _split_records(data: bytes, path: Path) -> tuple[list[dict[str, Any]], bytes
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as error:
-            raise StoreError(f"{path}: line {number} is not valid JSON ({error.msg}); the file was edited by hand?") from None
+            raise StoreError(
+                f"{path}: line {number} is not valid JSON ({error.msg}); the file was edited by hand?"
+            ) from None
     return records, data[cut:]
 
 
@@ -109,8 +111,10 @@ class RunWriter:
             path.mkdir(parents=True)
         except FileExistsError:
             if not path.is_dir() or any(path.iterdir()):
-                raise StoreError(f"{path}: already exists and is not empty; pass --resume to continue that run, "
-                                 "or choose another --out") from None  # fmt: skip
+                raise StoreError(
+                    f"{path}: already exists and is not empty; pass --resume to continue that run, "
+                    "or choose another --out"
+                ) from None
         except OSError as error:
             raise StoreError(f"{path}: cannot create the run directory ({error.strerror})") from None
         writer = cls(path)
@@ -120,8 +124,9 @@ class RunWriter:
         return writer
 
     @classmethod
-    def resume(cls, path: Path,
-               accept: Callable[[dict[str, Any]], None] | None = None) -> tuple[RunWriter, RunContents]:  # fmt: skip
+    def resume(
+        cls, path: Path, accept: Callable[[dict[str, Any]], None] | None = None
+    ) -> tuple[RunWriter, RunContents]:
         """Reopen an existing run; an interrupted last line is moved to records.jsonl.partial-<time>.
         `accept(manifest)` runs first, under the lock: if it raises (the run is not the one to continue),
         the directory is left exactly as it was."""
@@ -158,8 +163,10 @@ class RunWriter:
             except OSError:
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
                 os.close(fd)
-                raise StoreError(f"{self.path}: in use by another gtnbench process (pid {holder}); "
-                                 "two runs never write the same directory") from None  # fmt: skip
+                raise StoreError(
+                    f"{self.path}: in use by another gtnbench process (pid {holder}); "
+                    "two runs never write the same directory"
+                ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
@@ -186,8 +193,10 @@ class RunWriter:
             os.fsync(self._records_fd)
         except OSError as error:
             os.ftruncate(self._records_fd, size)
-            raise StoreError(f"{self.path / RECORDS}: cannot append a record ({error.strerror}); "
-                             "earlier records are intact, rerun with --resume") from None  # fmt: skip
+            raise StoreError(
+                f"{self.path / RECORDS}: cannot append a record ({error.strerror}); "
+                "earlier records are intact, rerun with --resume"
+            ) from None
 
     def artifact_dir(self, trial_id: str) -> Path:
         folder = artifact_path(self.path, trial_id)

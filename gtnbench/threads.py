@@ -28,8 +28,10 @@ def parse_threads(value: str, source: str) -> int | str:
         return text
     if text.isdigit() and int(text) >= 1:
         return int(text)
-    raise GtnbenchError(f"{source} {value!r}: expected a positive number of threads, 'auto' (the free cores) or "
-                        "'torch' (torch's own choice)")
+    raise GtnbenchError(
+        f"{source} {value!r}: expected a positive number of threads, 'auto' (the free cores) or "
+        "'torch' (torch's own choice)"
+    )
 
 
 def free_cores(cpus: int, load: float) -> int:
@@ -37,8 +39,9 @@ def free_cores(cpus: int, load: float) -> int:
     return max(1, min(cpus, round(cpus - load)))
 
 
-def choose_threads(requested: str | None, environ: Mapping[str, str], cpus: int, load: float,
-                   processes: int = 1) -> int | None:  # fmt: skip
+def choose_threads(
+    requested: str | None, environ: Mapping[str, str], cpus: int, load: float, processes: int = 1
+) -> int | None:
     """Threads for each of `processes` training processes; None leaves torch's own choice.
 
     `requested` (the --threads flag) wins over $GTNBENCH_THREADS, which wins over the default (one)."""

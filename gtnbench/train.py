@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -79,8 +79,9 @@ def logits(learner: nn.Module, state: LearnerState, x: torch.Tensor, exact: bool
         return functional_call(learner, state.params, (x,))
 
 
-def training_logits(learner: nn.Module, params: Params, stats: Stats, x: torch.Tensor,
-                    exact: bool) -> tuple[torch.Tensor, Stats]:  # fmt: skip
+def training_logits(
+    learner: nn.Module, params: Params, stats: Stats, x: torch.Tensor, exact: bool
+) -> tuple[torch.Tensor, Stats]:
     """Training-mode outputs (batch statistics) and the statistics this batch leaves behind."""
     protocol = bn_protocol(learner)
     if protocol == "batch":
@@ -147,8 +148,9 @@ class ParamLayout:
         return dict(zip(self.names, self.split(flat)))
 
 
-def sgd_momentum_flat(flat: torch.Tensor, momenta: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor,
-                      momentum: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def sgd_momentum_flat(
+    flat: torch.Tensor, momenta: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor, momentum: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`sgd_momentum_step` on flat vectors: the same elementwise arithmetic, hence the same numbers."""
     momenta = momentum * momenta + grad
     return flat - lr * momenta, momenta
@@ -197,10 +199,21 @@ def lesson_batches(lesson: Lesson, start: int, stop: int) -> Callable[[int], tup
     return lambda t: (xs[t - start], ys[t - start])
 
 
-def _run_steps(learner: nn.Module, layout: ParamLayout, start_state: _Trajectory, lesson: Lesson, start: int,
-               stop: int, differentiable: bool, exact: bool, outcome: TrainOutcome, step_loss: StepLoss | None = None,
-               step_loss_at: tuple[int, ...] = (), observe: Observer | None = None,
-               observe_at: tuple[int, ...] = ()) -> tuple[_Trajectory, torch.Tensor]:  # fmt: skip
+def _run_steps(
+    learner: nn.Module,
+    layout: ParamLayout,
+    start_state: _Trajectory,
+    lesson: Lesson,
+    start: int,
+    stop: int,
+    differentiable: bool,
+    exact: bool,
+    outcome: TrainOutcome,
+    step_loss: StepLoss | None = None,
+    step_loss_at: tuple[int, ...] = (),
+    observe: Observer | None = None,
+    observe_at: tuple[int, ...] = (),
+) -> tuple[_Trajectory, torch.Tensor]:
     """Steps start..stop-1 of a lesson from `start_state`; returns the new state and the sum of the
     step losses taken in between. Plain passes with fused kernels (not `exact`) run their forward
     pass under the precision policy's autocast (device.plain_autocast)."""
@@ -216,8 +229,9 @@ def _run_steps(learner: nn.Module, layout: ParamLayout, start_state: _Trajectory
             out, stats = training_logits(learner, layout.views(flat), stats, x, exact)
             loss = F.cross_entropy(out, y)
         # unused parameters (pruned edges of a NAS cell) get zero gradients
-        (grad,) = torch.autograd.grad(loss, (flat,), create_graph=differentiable, allow_unused=True,
-                                      materialize_grads=True)  # fmt: skip
+        (grad,) = torch.autograd.grad(
+            loss, (flat,), create_graph=differentiable, allow_unused=True, materialize_grads=True
+        )
         if lesson.weight_decay:
             grad = grad + lesson.weight_decay * (flat if differentiable else flat.detach())
         if differentiable:
@@ -263,9 +277,21 @@ def train(
         end = graphed_plain_steps(learner, layout, start, lesson, outcome, observe, observe_at)
         total = torch.zeros((), device=flat.device)
     else:
-        end, total = _run_steps(learner, layout, start, lesson, 0, lesson.steps, differentiable, differentiable,
-                                outcome, step_loss, step_loss_points(lesson.steps, step_loss_every), observe,
-                                observe_at)  # fmt: skip
+        end, total = _run_steps(
+            learner,
+            layout,
+            start,
+            lesson,
+            0,
+            lesson.steps,
+            differentiable,
+            differentiable,
+            outcome,
+            step_loss,
+            step_loss_points(lesson.steps, step_loss_every),
+            observe,
+            observe_at,
+        )
     state = LearnerState(layout.views(end.params), end.stats)
     outcome.state = state if differentiable else state.detached()
     outcome.step_loss_total = total if step_loss is not None else None
@@ -289,11 +315,28 @@ class StaticPlainStep:
     graph: object | None = None
 
     @classmethod
-    def like(cls, learner: nn.Module, layout: ParamLayout, state: _Trajectory, x: torch.Tensor, y: torch.Tensor,
-             lr: torch.Tensor, momentum: torch.Tensor) -> StaticPlainStep:  # fmt: skip
+    def like(
+        cls,
+        learner: nn.Module,
+        layout: ParamLayout,
+        state: _Trajectory,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: torch.Tensor,
+        momentum: torch.Tensor,
+    ) -> StaticPlainStep:
         clone = torch.Tensor.clone
-        return cls(learner, layout, state.params.detach().clone(), state.momenta.clone(),
-                   tuple(map(clone, state.stats)), x.clone(), y.clone(), lr.clone(), momentum.clone())  # fmt: skip
+        return cls(
+            learner,
+            layout,
+            state.params.detach().clone(),
+            state.momenta.clone(),
+            tuple(map(clone, state.stats)),
+            x.clone(),
+            y.clone(),
+            lr.clone(),
+            momentum.clone(),
+        )
 
     def tensors(self) -> list[torch.Tensor]:
         return [self.flat, self.momenta, *self.stats, self.x, self.y, self.lr, self.momentum]
@@ -332,21 +375,39 @@ class StaticPlainStep:
         return _Trajectory(self.flat.clone(), self.momenta.clone(), tuple(s.clone() for s in self.stats))
 
 
-def graphed_plain_steps(learner: nn.Module, layout: ParamLayout, start: _Trajectory, lesson: Lesson,
-                        outcome: TrainOutcome, observe: Observer | None = None, observe_at: tuple[int, ...] = (),
-                        capture: bool = True) -> _Trajectory:  # fmt: skip
+def graphed_plain_steps(
+    learner: nn.Module,
+    layout: ParamLayout,
+    start: _Trajectory,
+    lesson: Lesson,
+    outcome: TrainOutcome,
+    observe: Observer | None = None,
+    observe_at: tuple[int, ...] = (),
+    capture: bool = True,
+) -> _Trajectory:
     """Plain training in which steps 2..T run as a `StaticPlainStep`: replayed from a CUDA graph
     captured once per shape (`capture`), or run eagerly on the static buffers (capture=False, e.g. on
     a CPU). The first step runs as usual: it makes the batch-norm statistics the later steps consume."""
-    first, _ = _run_steps(learner, layout, start, lesson, 0, 1, False, False, outcome, observe=observe,
-                          observe_at=observe_at)  # fmt: skip
+    first, _ = _run_steps(
+        learner, layout, start, lesson, 0, 1, False, False, outcome, observe=observe, observe_at=observe_at
+    )
     if lesson.steps == 1:
         return first
     with torch.no_grad():
         batch = lesson_batches(lesson, 1, lesson.steps)
         x, y = batch(1)
-    key = (type(learner).__qualname__, repr(learner), bn_protocol(learner), layout.shapes,
-           tuple(s.shape for s in first.stats), x.shape, x.dtype, y.shape, str(x.device), current_precision())  # fmt: skip
+    key = (
+        type(learner).__qualname__,
+        repr(learner),
+        bn_protocol(learner),
+        layout.shapes,
+        tuple(s.shape for s in first.stats),
+        x.shape,
+        x.dtype,
+        y.shape,
+        str(x.device),
+        current_precision(),
+    )
     static = STEPS.get(key) if capture else None
     if static is None:
         static = StaticPlainStep.like(learner, layout, first, x, y, lesson.lrs[1], lesson.momenta[1])
@@ -405,8 +466,9 @@ def backpropagate_through_training(
     autograd.grad, which its non-reentrant mode answers by recomputing and holding more, not less.)
     """
     if not block_size or block_size >= lesson.steps:
-        outcome = train(learner, params, lesson, differentiable=True, step_loss=step_loss,
-                        step_loss_every=step_loss_every)  # fmt: skip
+        outcome = train(
+            learner, params, lesson, differentiable=True, step_loss=step_loss, step_loss_every=step_loss_every
+        )
         objective = final_loss(outcome.state)
         if outcome.step_loss_total is not None:
             objective = objective + outcome.step_loss_total
@@ -421,8 +483,17 @@ def backpropagate_through_training(
     boundaries = []
     for start in range(0, lesson.steps, block_size):
         boundaries.append((start, state))
-        state, _ = _run_steps(learner, layout, _Trajectory(_leaves([state.params])[0], state.momenta, state.stats),
-                              lesson, start, min(start + block_size, lesson.steps), False, True, unused)  # fmt: skip
+        state, _ = _run_steps(
+            learner,
+            layout,
+            _Trajectory(_leaves([state.params])[0], state.momenta, state.stats),
+            lesson,
+            start,
+            min(start + block_size, lesson.steps),
+            False,
+            True,
+            unused,
+        )
         state = _Trajectory(state.params.detach(), state.momenta, state.stats)
 
     end = _as_leaves(state)
@@ -432,8 +503,19 @@ def backpropagate_through_training(
     grads = [*_grads([end.params]), torch.zeros_like(end.momenta), *_grads(list(end.stats))]
     for start, stored in reversed(boundaries):
         leaves = _as_leaves(stored)
-        new, added = _run_steps(learner, layout, leaves, lesson, start, min(start + block_size, lesson.steps), True,
-                                True, unused, step_loss, losses_at)  # fmt: skip
+        new, added = _run_steps(
+            learner,
+            layout,
+            leaves,
+            lesson,
+            start,
+            min(start + block_size, lesson.steps),
+            True,
+            True,
+            unused,
+            step_loss,
+            losses_at,
+        )
         pairs = [(out, g) for out, g in zip(new.tensors(), grads) if out.requires_grad]
         if added.requires_grad:
             pairs.append((added, torch.full_like(added, weight)))

@@ -145,3 +145,14 @@ def tiny_suite(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_SUITE)
     return path
+
+
+def use_consoles(monkeypatch, out, err=None) -> None:
+    """Make every command of the command line print through these consoles (each cli module holds its own
+    reference to the shared ones)."""
+    from gtnbench.cli import assets, common, perf, results, run, sets
+
+    for module in (common, assets, perf, results, run, sets):
+        monkeypatch.setattr(module, "console", out)
+        if err is not None and hasattr(module, "err_console"):
+            monkeypatch.setattr(module, "err_console", err)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from gtnbench import hotpaths
-from gtnbench.audit import OpAudit, audit
-from gtnbench.hotpaths import TINY, Sizes
+from gtnbench.perf import hotpaths
+from gtnbench.perf.audit import OpAudit, audit
+from gtnbench.perf.hotpaths import TINY, Sizes
 from gtnbench.teachers.schedules import SCHEDULES, learning_rates
 
 SMALL = Sizes(learner=(2, 4, 8), batch=8, noise=4, hidden=8, channels=(4, 2), cell=(2, 1))

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from gtnbench import bounds, runner
 from gtnbench.cli import main
 from gtnbench.errors import StoreError, SuiteError
+from gtnbench.run import runner
 from gtnbench.store import RunWriter
-from gtnbench.suite import load_suite, parse_suite
+from gtnbench.suite import bounds
+from gtnbench.suite.files import load_suite, parse_suite
 from tests.conftest import TINY_SUITE
 from tests.runs import RUN_SUITE, make_run
 
@@ -64,37 +65,74 @@ def refusal(text: str) -> str:
     return line
 
 
-@pytest.mark.parametrize("old, new, key, words", [
-    ("steps = [8]", "steps = [8]\nbatch_size = 10000000000", "methods.real.batch_size", "50,000 (the images of mnist's "
-     "training split)"),
-    ("steps = [8]", "steps = [100000000000]", "methods.real.steps", "bounds.MAX_LESSON_IMAGES"),
-    ("steps = [8]", "epochs = [100000]", "methods.real.epochs", "bounds.MAX_EPOCHS"),
-    ("steps = [8]", f"steps = [780000]\nlr = {[0.01 * i for i in range(1, 13)]}\nmomentum = [0, 0.5, 0.9]\n"
-     'schedule = ["constant", "linear", "cosine"]', "methods.real.steps", "108 configurations x 780,000 steps x batch "
-     "128 = 10,782,720,000 images, more than 10,000,000,000"),
-    ("seeds = [0]", "seeds = [3, 3]", "seeds", "3 appears more than once"),
-    ("seeds = [0]", "seeds = [18446744073709551617]", "seeds", "more than 2,147,483,647"),
-    ("seeds = [0]", "seeds = [0]\nsplit_seed = 4294967296", "split_seed", "bounds.MAX_SEED"),
-    ("seeds = [0]", "seeds = [0]\nscored_images = 20000", "scored_images", "10,000 (the images of mnist's validation"),
-    ("inner_steps = 8", "inner_steps = 100000", "methods.gtn.inner_steps", "bounds.MAX_GTN_LESSON_IMAGES"),
-    ("inner_steps = 8", "inner_steps = 64\nouter_iterations = 10000000", "methods.gtn.outer_iterations",
-     "bounds.MAX_TRIAL_IMAGES"),
-    ("inner_steps = 8", "inner_steps = 8\ngenerator = { hidden = 1000000 }", "methods.gtn.generator.hidden",
-     "bounds.MAX_WIDTH"),
-    ("inner_steps = 8", "inner_steps = 8\neval_learners = 100000", "methods.gtn.eval_learners", "bounds.MAX_LEARNERS"),
-    ("images_per_class = 10", "images_per_class = 6000", "methods.subset.images_per_class", "a set's images"),
-    ('name = "mnist-paper"', 'name = "mnist-paper"\nwidths = [16, 100000, 64]', "learner.widths", "channels or units"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "old, new, key, words",
+    [
+        (
+            "steps = [8]",
+            "steps = [8]\nbatch_size = 10000000000",
+            "methods.real.batch_size",
+            "50,000 (the images of mnist's training split)",
+        ),
+        ("steps = [8]", "steps = [100000000000]", "methods.real.steps", "bounds.MAX_LESSON_IMAGES"),
+        ("steps = [8]", "epochs = [100000]", "methods.real.epochs", "bounds.MAX_EPOCHS"),
+        (
+            "steps = [8]",
+            f"steps = [780000]\nlr = {[0.01 * i for i in range(1, 13)]}\nmomentum = [0, 0.5, 0.9]\n"
+            'schedule = ["constant", "linear", "cosine"]',
+            "methods.real.steps",
+            "108 configurations x 780,000 steps x batch 128 = 10,782,720,000 images, more than 10,000,000,000",
+        ),
+        ("seeds = [0]", "seeds = [3, 3]", "seeds", "3 appears more than once"),
+        ("seeds = [0]", "seeds = [18446744073709551617]", "seeds", "more than 2,147,483,647"),
+        ("seeds = [0]", "seeds = [0]\nsplit_seed = 4294967296", "split_seed", "bounds.MAX_SEED"),
+        (
+            "seeds = [0]",
+            "seeds = [0]\nscored_images = 20000",
+            "scored_images",
+            "10,000 (the images of mnist's validation",
+        ),
+        ("inner_steps = 8", "inner_steps = 100000", "methods.gtn.inner_steps", "bounds.MAX_GTN_LESSON_IMAGES"),
+        (
+            "inner_steps = 8",
+            "inner_steps = 64\nouter_iterations = 10000000",
+            "methods.gtn.outer_iterations",
+            "bounds.MAX_TRIAL_IMAGES",
+        ),
+        (
+            "inner_steps = 8",
+            "inner_steps = 8\ngenerator = { hidden = 1000000 }",
+            "methods.gtn.generator.hidden",
+            "bounds.MAX_WIDTH",
+        ),
+        (
+            "inner_steps = 8",
+            "inner_steps = 8\neval_learners = 100000",
+            "methods.gtn.eval_learners",
+            "bounds.MAX_LEARNERS",
+        ),
+        ("images_per_class = 10", "images_per_class = 6000", "methods.subset.images_per_class", "a set's images"),
+        (
+            'name = "mnist-paper"',
+            'name = "mnist-paper"\nwidths = [16, 100000, 64]',
+            "learner.widths",
+            "channels or units",
+        ),
+    ],
+)
 def test_each_size_beyond_its_bound_is_one_line_naming_the_key(old, new, key, words):
     line = refusal(BASE.replace(old, new))
     assert line.startswith(f"suites/x.toml: {key}: ") and words in line, line
 
 
-@pytest.mark.parametrize("old, new, key, words", [
-    ("count = 8", "count = 1000000", "nb201.architectures.count", "15,625 (the architectures of nb201)"),
-    ("count = 8", "count = 8, seed = -1", "nb201.architectures.seed", "greater than or equal to 0"),
-    ("count = 8 }", "count = 8 }\nbootstrap = 1000000000", "nb201.bootstrap", "bounds.MAX_BOOTSTRAP"),
-])
+@pytest.mark.parametrize(
+    "old, new, key, words",
+    [
+        ("count = 8", "count = 1000000", "nb201.architectures.count", "15,625 (the architectures of nb201)"),
+        ("count = 8", "count = 8, seed = -1", "nb201.architectures.seed", "greater than or equal to 0"),
+        ("count = 8 }", "count = 8 }\nbootstrap = 1000000000", "nb201.bootstrap", "bounds.MAX_BOOTSTRAP"),
+    ],
+)
 def test_nas_counts_are_bounded_by_the_search_space(old, new, key, words):
     line = refusal(NAS.replace(old, new))
     assert line.startswith(f"suites/x.toml: {key}: ") and words in line, line
@@ -106,8 +144,9 @@ def test_a_bound_broken_in_a_scale_names_the_scale():
 
 
 def test_the_bounds_hold_room_for_the_paper_settings():
-    paper = BASE.replace("steps = [8]", "epochs = [20]").replace("inner_steps = 8",
-                                                                 "inner_steps = 128\nouter_iterations = 2000")
+    paper = BASE.replace("steps = [8]", "epochs = [20]").replace(
+        "inner_steps = 8", "inner_steps = 128\nouter_iterations = 2000"
+    )
     config = parse_suite(Path("x.toml"), paper).at()
     assert bounds.violations(config) == []
     assert 128 * 128 * 16 == bounds.MAX_GTN_LESSON_IMAGES  # sixteen paper CIFAR-10 lessons
@@ -120,8 +159,9 @@ def test_a_refused_resume_changes_nothing(tiny_suite, tiny_mnist, tmp_path):
         handle.write(b'{"trial": "interrupted mid-line')
     before = {p.name: p.read_bytes() for p in other.iterdir() if p.is_file()}
     with pytest.raises(StoreError, match="it is a run of tiny-run at scale smoke, not of tiny at scale smoke"):
-        runner.run_suite(load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, other, resume=True,
-                         console=Console(quiet=True))  # fmt: skip
+        runner.run_suite(
+            load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, other, resume=True, console=Console(quiet=True)
+        )
     after = {p.name: p.read_bytes() for p in other.iterdir() if p.is_file() and p.name != ".lock"}
     assert after == {k: v for k, v in before.items() if k != ".lock"}  # the partial line is where it was
 
@@ -149,9 +189,9 @@ def test_data_verify_of_a_root_without_data_fails(tmp_path, capsys):
 
 
 def test_check_against_a_reference_of_another_suite_names_it(tmp_path, capsys, monkeypatch):
-    from gtnbench import cli
+    from tests.conftest import use_consoles
 
-    monkeypatch.setattr(cli, "console", Console(width=300))
+    use_consoles(monkeypatch, Console(width=300))
     run = make_run(tmp_path / "run")
     other_suite = TINY_SUITE.replace("[scales.quick]\n", "")
     reference = make_run(tmp_path / "reference", other_suite)

@@ -10,6 +10,13 @@ import pytest
 from scipy import stats
 
 from gtnbench import claims
+from gtnbench.analysis.intervals import (
+    crossing_interval,
+    difference_interval,
+    fisher_greater,
+    log_ratio_interval,
+    mean_interval,
+)
 from gtnbench.claims import (
     CLAIMS,
     INCOMPLETE,
@@ -21,13 +28,6 @@ from gtnbench.claims import (
     REPRODUCED,
     Settings,
     judge_all,
-)
-from gtnbench.claims.intervals import (
-    crossing_interval,
-    difference_interval,
-    fisher_greater,
-    log_ratio_interval,
-    mean_interval,
 )
 from gtnbench.claims.simulate import protocol_details
 from gtnbench.claims.verdicts import PROTOCOL_DIFFERS, Estimate, Measurement, Threshold, decide, judge
@@ -51,16 +51,34 @@ def verdict(claim_id, records, relax=None, settings=SETTINGS):
 
 
 def base(method, kind, seed, scale="paper", dataset="mnist", budget=None, variant=None):
-    return {"trial": f"{method}/{variant or ''}/{budget}/seed={seed}", "method": method, "kind": kind, "seed": seed,
-            "budget": budget or {}, "variant": variant or {}, "arch": None, "suite": "s", "scale": scale,
-            "config_hash": "h", "dataset": dataset, "status": "ok", "device_name": "test device", "metrics": {},
-            "details": {}}  # fmt: skip
+    return {
+        "trial": f"{method}/{variant or ''}/{budget}/seed={seed}",
+        "method": method,
+        "kind": kind,
+        "seed": seed,
+        "budget": budget or {},
+        "variant": variant or {},
+        "arch": None,
+        "suite": "s",
+        "scale": scale,
+        "config_hash": "h",
+        "dataset": dataset,
+        "status": "ok",
+        "device_name": "test device",
+        "metrics": {},
+        "details": {},
+    }
 
 
 def official(step_loss_every=1):
     """The recorded protocol of a GTN meta-trained as the official code does."""
-    return {"bn_eval": "last-batch", "meta": {"step_loss_every": step_loss_every}, "sampling": "with-replacement",
-            "none_labels": "random", "labels": "rotating"}  # fmt: skip
+    return {
+        "bn_eval": "last-batch",
+        "meta": {"step_loss_every": step_loss_every},
+        "sampling": "with-replacement",
+        "none_labels": "random",
+        "labels": "rotating",
+    }
 
 
 def gtn(acc, seed=0, method=JUDGED, scale="paper", inner_steps=32, untrained=0.1, step_loss_every=1, **details):
@@ -108,7 +126,9 @@ def test_welch_uses_satterthwaite_degrees_of_freedom():
 
 def test_a_ratio_censored_at_the_run_end_is_only_a_lower_bound():
     ratio = log_ratio_interval([1200.0, 1300.0, 1250.0], [150.0, 160.0, 140.0], limit=2000)
-    assert ratio.value == pytest.approx(math.exp(np.mean(np.log([1200, 1300, 1250])) - np.mean(np.log([150, 160, 140]))))
+    assert ratio.value == pytest.approx(
+        math.exp(np.mean(np.log([1200, 1300, 1250])) - np.mean(np.log([150, 160, 140])))
+    )
     censored = log_ratio_interval([math.inf, 1300.0, 1250.0], [150.0, 160.0, 140.0], limit=2000)
     assert censored.high == math.inf and censored.value > ratio.value and "censored" in censored.method
 
@@ -122,7 +142,7 @@ def test_a_crossing_is_bounded_by_test_inversion():
     steps = [8, 16, 32]
     curve = [[0.50, 0.51, 0.49], [0.60, 0.61, 0.59], [0.80, 0.81, 0.79]]
     c = crossing_interval(steps, curve, [0.70, 0.71, 0.69])
-    assert c.value == pytest.approx(2 ** 4.5)  # halfway between 16 and 32 in log steps
+    assert c.value == pytest.approx(2**4.5)  # halfway between 16 and 32 in log steps
     assert 16 < c.earliest < c.value < c.latest < 32
     assert crossing_interval(steps, curve, [0.9, 0.91, 0.89]).latest == math.inf
 
@@ -242,14 +262,18 @@ def test_n13_records_of_another_protocol_under_the_same_hash_are_not_judged():
 
 
 def test_the_config_hash_pins_the_resolved_batch_norm_default(tmp_path):
-    from gtnbench.suite import find_suite, load_suite
+    from gtnbench.suite.files import find_suite, load_suite
 
     text = (find_suite("mnist-fewstep").path).read_text()
     explicit = tmp_path / "mnist-fewstep.toml"
-    explicit.write_text(text.replace('[learner]\nname = "mnist-paper"', '[learner]\nname = "mnist-paper"\nbn_eval = "last-batch"'))
+    explicit.write_text(
+        text.replace('[learner]\nname = "mnist-paper"', '[learner]\nname = "mnist-paper"\nbn_eval = "last-batch"')
+    )
     transductive = tmp_path / "t" / "mnist-fewstep.toml"
     transductive.parent.mkdir()
-    transductive.write_text(text.replace('[learner]\nname = "mnist-paper"', '[learner]\nname = "mnist-paper"\nbn_eval = "batch"'))
+    transductive.write_text(
+        text.replace('[learner]\nname = "mnist-paper"', '[learner]\nname = "mnist-paper"\nbn_eval = "batch"')
+    )
     bundled = find_suite("mnist-fewstep").at("paper").config_hash()
     assert load_suite(explicit).at("paper").config_hash() == bundled  # the default, resolved, is what is hashed
     assert load_suite(transductive).at("paper").config_hash() != bundled
@@ -257,15 +281,22 @@ def test_the_config_hash_pins_the_resolved_batch_norm_default(tmp_path):
 
 def test_the_learners_defaults_are_the_suites():
     from gtnbench.models.learners import LEARNERS
-    from gtnbench.suite import DEFAULT_BN_EVAL
+    from gtnbench.suite.fields import DEFAULT_BN_EVAL
 
     assert {name: cls.default_bn_eval for name, cls in LEARNERS.items()} == DEFAULT_BN_EVAL
 
 
 # -- C3, C3a, C4 ---------------------------------------------------------------------------------------------
 def curriculum(c, acc, seed=0, history=(), scale="paper", inner_steps=32, outer_iterations=2000):
-    r = gtn(acc, seed, method="gtn", scale=scale, inner_steps=inner_steps, validation=list(history),
-            meta={"outer_iterations": outer_iterations, "validation_learners": 3})  # fmt: skip
+    r = gtn(
+        acc,
+        seed,
+        method="gtn",
+        scale=scale,
+        inner_steps=inner_steps,
+        validation=list(history),
+        meta={"outer_iterations": outer_iterations, "validation_learners": 3},
+    )
     r["details"]["curriculum"] = c
     r["variant"] = {"curriculum": c}
     return r
@@ -277,8 +308,11 @@ PAPER_C3 = {"full": 0.985, "shuffled-batch": 0.974, "all-shuffled": 0.968, "none
 def test_c3_orders_the_curricula_by_their_smallest_gap():
     records = [curriculum(c, a + 0.0005 * s, s) for c, a in PAPER_C3.items() for s in range(3)]
     assert verdict("C3", records).verdict == REPRODUCED
-    swapped = [curriculum(c, PAPER_C3["full" if c == "none" else "none" if c == "full" else c] + 0.0005 * s, s)
-               for c in PAPER_C3 for s in range(3)]  # fmt: skip
+    swapped = [
+        curriculum(c, PAPER_C3["full" if c == "none" else "none" if c == "full" else c] + 0.0005 * s, s)
+        for c in PAPER_C3
+        for s in range(3)
+    ]
     assert verdict("C3", swapped).verdict == NOT_REPRODUCED
     v = verdict("C3", records[:6])
     assert v.verdict == INCOMPLETE and "missing all-shuffled, none" in v.measured
@@ -293,8 +327,9 @@ def reaching(iteration, end=2000):
 
 
 def test_c3a_is_a_ratio_of_geometric_means_with_a_welch_interval():
-    records = ([curriculum("full", 0.98, s, reaching(140 + 10 * s)) for s in range(3)]
-               + [curriculum("none", 0.96, s, reaching(1200 + 50 * s)) for s in range(3)])  # fmt: skip
+    records = [curriculum("full", 0.98, s, reaching(140 + 10 * s)) for s in range(3)] + [
+        curriculum("none", 0.96, s, reaching(1200 + 50 * s)) for s in range(3)
+    ]
     v = verdict("C3a", records)
     assert v.verdict == REPRODUCED and "full [140, 150, 160], none [1200, 1250, 1300]" in v.measured
     same = [curriculum(c, 0.97, s, reaching(140 + 10 * s)) for c in ("full", "none") for s in range(3)]
@@ -306,12 +341,15 @@ def test_c3a_is_a_ratio_of_geometric_means_with_a_welch_interval():
 def test_n2_none_never_reaching_in_a_run_too_short_is_inconclusive():
     """REVIEW N2: full reaches 95 % only at iteration 1,000, none never within 2,000. All the data support is
     none / full ≥ 2: below C3a's 4, so "the run is too short to tell", never an infinite "reproduced"."""
-    records = ([curriculum("full", 0.96, s, reaching(1000)) for s in range(3)]
-               + [curriculum("none", 0.94, s, reaching(10**9)) for s in range(3)])  # fmt: skip
+    records = [curriculum("full", 0.96, s, reaching(1000)) for s in range(3)] + [
+        curriculum("none", 0.94, s, reaching(10**9)) for s in range(3)
+    ]
     v = verdict("C3a", records)
     assert v.verdict == INCONCLUSIVE and "too short to tell" in v.measured and "at least" in v.measured
-    quick = ([curriculum("full", 0.96, s, reaching(100 + 10 * s)) for s in range(3)]  # 2,000 / 110 ≥ 4: it holds
-             + [curriculum("none", 0.94, s, reaching(10**9)) for s in range(3)])  # fmt: skip
+    quick = (
+        [curriculum("full", 0.96, s, reaching(100 + 10 * s)) for s in range(3)]  # 2,000 / 110 ≥ 4: it holds
+        + [curriculum("none", 0.94, s, reaching(10**9)) for s in range(3)]
+    )
     assert verdict("C3a", quick).verdict == REPRODUCED
 
 
@@ -349,8 +387,11 @@ def test_c4_settles_on_divergence_only_through_the_exact_test():
 
 # -- C5 ------------------------------------------------------------------------------------------------------
 def cifar_curve(accuracy_at, seeds_=3, method="real-fewstep"):
-    return [real(acc + 0.001 * s, s, steps, method, dataset="cifar10-jpeg") for steps, acc in accuracy_at.items()
-            for s in range(seeds_)]  # fmt: skip
+    return [
+        real(acc + 0.001 * s, s, steps, method, dataset="cifar10-jpeg")
+        for steps, acc in accuracy_at.items()
+        for s in range(seeds_)
+    ]
 
 
 def cifar_gtn(acc, n=3, inner=128):
@@ -394,10 +435,15 @@ def proxy_records(method, teacher, steps, noise, seconds, rng, kind="nb201-train
         truth = table.value(TRUTH, a)
         r = base(method, kind, seed)
         r.update(arch=a, trial=f"{method}/arch={a}/seed={seed}", status=status)
-        r["details"] = {"teacher": teacher, "ground_truth": TRUTH,
-                        "checkpoint": f"artifacts/gtn-cells__seed={seed}/gtn.pt", "network": {"bn_eval": "running"},
-                        "scores": {str(k): truth + rng.normal(0, n) for k, n in zip(steps, noise)},
-                        "seconds": {str(k): s for k, s in zip(steps, seconds)}, **extra}  # fmt: skip
+        r["details"] = {
+            "teacher": teacher,
+            "ground_truth": TRUTH,
+            "checkpoint": f"artifacts/gtn-cells__seed={seed}/gtn.pt",
+            "network": {"bn_eval": "running"},
+            "scores": {str(k): truth + rng.normal(0, n) for k, n in zip(steps, noise)},
+            "seconds": {str(k): s for k, s in zip(steps, seconds)},
+            **extra,
+        }
         records.append(r)
     return records
 
@@ -408,8 +454,11 @@ def free_records(rng, noise=3.0, name="flops"):
     for a in ARCHS:
         r = base("free", "nb201-free", 0)
         r.update(arch=a, trial=f"free/arch={a}/seed=0")
-        r["details"] = {"scores": {name: table.value(TRUTH, a) + rng.normal(0, noise)}, "seconds": {name: 1e-4},
-                        "ground_truth": TRUTH}  # fmt: skip
+        r["details"] = {
+            "scores": {name: table.value(TRUTH, a) + rng.normal(0, noise)},
+            "seconds": {name: 1e-4},
+            "ground_truth": TRUTH,
+        }
         out.append(r)
     return out
 
@@ -421,8 +470,12 @@ REAL_NOISE = [12, 9, 6, 4, 2.5, 1.5, 1.0]
 def meta_record(seed, seconds):
     r = base("gtn-cells", "gtn", seed, budget={"steps": 128})
     r.update(trial=f"gtn-cells/seed={seed}", metrics={"meta_seconds": seconds})
-    r["details"] = {"meta": {"step_loss_every": 16}, "labels": "rotating", "sampling": "with-replacement",
-                    "none_labels": "random"}  # fmt: skip
+    r["details"] = {
+        "meta": {"step_loss_every": 16},
+        "labels": "rotating",
+        "sampling": "with-replacement",
+        "none_labels": "random",
+    }
     return r
 
 
@@ -430,8 +483,9 @@ def nas_run(gtn_noise=1.0, fixed_first=False, seed=0, n_seeds=1, meta_seconds=10
     rng = np.random.default_rng(seed)
     records = []
     for s in range(n_seeds):
-        real = proxy_records("real", "real", REAL_STEPS, REAL_NOISE, [0.01 * k for k in REAL_STEPS], rng, seed=s,
-                             calibration_seconds=5.0)  # fmt: skip
+        real = proxy_records(
+            "real", "real", REAL_STEPS, REAL_NOISE, [0.01 * k for k in REAL_STEPS], rng, seed=s, calibration_seconds=5.0
+        )
         noise = gtn_noise[s] if isinstance(gtn_noise, (list, tuple)) else gtn_noise
         main = proxy_records("gtn", "gtn", [32, 128], [4.0, noise], [0.3, gtn_seconds], rng, seed=s)
         ablation = proxy_records("gtn-fixed", "gtn", [128], [30.0], [1.2], rng, seed=s)
@@ -455,12 +509,18 @@ def test_c6_counts_real_steps_to_match_the_gtn_spearman():
 
 def test_c6_incomplete_when_the_main_gtn_failed_or_the_real_curve_is_nan():
     records = nas_run()
-    broken = [failed(r, "the GTN of gtn-cells/seed=0 is not in this run directory") if r["method"] == "gtn" else r
-              for r in records]  # fmt: skip
+    broken = [
+        failed(r, "the GTN of gtn-cells/seed=0 is not in this run directory") if r["method"] == "gtn" else r
+        for r in records
+    ]
     v = verdict("C6", broken)
     assert v.verdict == INCOMPLETE and "of gtn failed" in v.measured
-    nan_curve = [dict(r, details={**r["details"], "scores": {k: math.nan for k in r["details"]["scores"]}})
-                 if r["method"] == "real" else r for r in records]  # fmt: skip
+    nan_curve = [
+        dict(r, details={**r["details"], "scores": {k: math.nan for k in r["details"]["scores"]}})
+        if r["method"] == "real"
+        else r
+        for r in records
+    ]
     assert verdict("C6", nan_curve).verdict == INCOMPLETE
 
 
@@ -501,8 +561,11 @@ def test_nas_verdicts_do_not_depend_on_record_order():
     shuffled = random.Random(3).sample(records, len(records))
     for claim in ("C6", "C7", "C8"):
         a, b = verdict(claim, records), verdict(claim, shuffled)
-        assert (a.verdict, a.measured, [s.verdict for s in a.per_seed]) == (b.verdict, b.measured,
-                                                                             [s.verdict for s in b.per_seed])
+        assert (a.verdict, a.measured, [s.verdict for s in a.per_seed]) == (
+            b.verdict,
+            b.measured,
+            [s.verdict for s in b.per_seed],
+        )
 
 
 def test_c8_budget_is_the_exact_number_of_cells_times_the_cost():
@@ -519,15 +582,22 @@ def test_c8_budget_is_the_exact_number_of_cells_times_the_cost():
     assert curve[int(n) - 1] >= target and (n == 1 or curve[int(n) - 2] < target)
     assert cells_to_reach(curve, 1e9) == math.inf
     many = mean_pick_curves(np.stack([scores, scores[::-1]]), np.stack([truth, truth[::-1]]), orders)
-    assert many[0] == pytest.approx(curve) and many[1] == pytest.approx(mean_pick_curve(scores[::-1], truth[::-1], orders))
+    assert many[0] == pytest.approx(curve) and many[1] == pytest.approx(
+        mean_pick_curve(scores[::-1], truth[::-1], orders)
+    )
 
 
 def test_n3_c8_is_judged_end_to_end_with_meta_training_paid_once():
     """REVIEW N3: the verdict must see the GTN's meta-training, paid once by a search, whatever it evaluates."""
-    cheap, costly = verdict("C8", nas_run(gtn_noise=0.5, meta_seconds=1.0)), verdict("C8", nas_run(gtn_noise=0.5,
-                                                                                                   meta_seconds=1e5))
+    cheap, costly = (
+        verdict("C8", nas_run(gtn_noise=0.5, meta_seconds=1.0)),
+        verdict("C8", nas_run(gtn_noise=0.5, meta_seconds=1e5)),
+    )
     assert cheap.estimate.value > 10 * costly.estimate.value and costly.verdict == NOT_REPRODUCED
-    assert "meta-training 1e+05 s included" in costly.measured and "per evaluation, without one-off costs" in costly.measured
+    assert (
+        "meta-training 1e+05 s included" in costly.measured
+        and "per evaluation, without one-off costs" in costly.measured
+    )
     assert "searching a pool of 120 cells" in costly.measured
     real_seconds = float(re.search(r"real@\d+-guided search ([\d.e+]+) s", cheap.measured).group(1))
     gtn_seconds = float(re.search(r"gtn@128-guided ([\d.e+]+) s", cheap.measured).group(1))
@@ -547,7 +617,7 @@ def test_judge_all_lists_only_what_was_measured_unless_asked():
 
 def test_claims_are_judged_only_under_the_bundled_protocol(monkeypatch):
     monkeypatch.undo()
-    from gtnbench.suite import find_suite
+    from gtnbench.suite.files import find_suite
 
     expected = find_suite("mnist-fewstep").at("paper").config_hash()
     assert claims.protocol_hash("mnist-fewstep") == expected

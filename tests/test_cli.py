@@ -12,8 +12,9 @@ def gtnbench(*args, cwd, data=None, check=False):
     env = {**os.environ, "GTNBENCH_VERIFY": "0", "GTNBENCH_CACHE": str(cwd / "cache"), "COLUMNS": "200"}
     if data is not None:
         env["GTNBENCH_DATA"] = str(data)
-    done = subprocess.run([sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -34,8 +35,9 @@ def test_list_shows_bundled_suites(tmp_path):
 
 def test_run_report_check_round_trip(tiny_suite, tiny_mnist, tmp_path):
     run = tmp_path / "run"
-    done = gtnbench("run", str(tiny_suite), "--device", "cpu", "--out", str(run), cwd=tmp_path, data=tiny_mnist,
-                    check=True)  # fmt: skip
+    done = gtnbench(
+        "run", str(tiny_suite), "--device", "cpu", "--out", str(run), cwd=tmp_path, data=tiny_mnist, check=True
+    )
     assert done.stdout.strip() == str(run)
     assert len((run / "records.jsonl").read_text().splitlines()) == 3
     report = gtnbench("report", str(run), cwd=tmp_path, check=True)
@@ -89,8 +91,21 @@ def test_data_verify_reports_mismatches(tiny_mnist, tmp_path):
 
 def test_bench_streams_each_measurement_into_its_json(tmp_path):
     out = tmp_path / "bench.json"
-    done = gtnbench("bench", "learner", "--device", "cpu", "--steps", "1", "--repeats", "1", "--no-warmup",
-                    "--out", str(out), cwd=tmp_path, check=True)  # fmt: skip
+    done = gtnbench(
+        "bench",
+        "learner",
+        "--device",
+        "cpu",
+        "--steps",
+        "1",
+        "--repeats",
+        "1",
+        "--no-warmup",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+        check=True,
+    )
     assert "learner-train (learner=mnist-paper" in done.stderr  # printed as soon as measured
     payload = json.loads(out.read_text())
     ours = [r["learner"] for r in payload["results"] if r["benchmark"] == "learner-train"]

@@ -7,18 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from gtnbench.analysis.validate import validate_run, warnings_of
 from gtnbench.cli import main
 from gtnbench.codeversion import decide, provenance_problem, read_stamp, stamp_text
 from gtnbench.store import read_run
-from gtnbench.validate import validate_run, warnings_of
 from tests.runs import make_run
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
 def git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(folder), "-c", "user.email=t@t", "-c", "user.name=t", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(folder), "-c", "user.email=t@t", "-c", "user.name=t", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def project(root: Path) -> Path:

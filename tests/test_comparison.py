@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from gtnbench.analysis.comparison import IncomparableRuns, compare_runs, seed_difference_interval
 from gtnbench.cli import main
-from gtnbench.comparison import IncomparableRuns, compare_runs, seed_difference_interval
 from tests.runs import RUN_SUITE, make_run
 
 
@@ -46,7 +46,8 @@ def test_seed_intervals_are_t_intervals_paired_or_welch():
     a, b = rng.normal(0.90, 0.01, 5), rng.normal(0.92, 0.01, 5)
     d = b - a
     assert seed_difference_interval(a, b, paired=True) == pytest.approx(
-        stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d)))  # fmt: skip
+        stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d))
+    )
     low, high = seed_difference_interval(a, b, paired=False)
     assert low < b.mean() - a.mean() < high and high - low < 0.04
 
@@ -69,17 +70,30 @@ def nas_run(path, noise, seed=0):
     from gtnbench.nas.table import load_table
 
     table = load_table()
-    archs = [int(i) for i in table.indices[:: 1000][:12]]
+    archs = [int(i) for i in table.indices[::1000][:12]]
     rng = np.random.default_rng(seed)
     records = []
     for arch in archs:
         score = table.value("cifar10_test_acc_hp200_mean", arch) + noise * rng.standard_normal()
-        records.append({
-            "trial": f"real/arch={arch}/seed=0", "method": "real", "kind": "nb201-train", "seed": 0, "budget": {},
-            "variant": {}, "arch": arch, "suite": "tiny-run", "scale": "smoke", "config_hash": "h", "dataset": "mnist",
-            "status": "ok", "reason": None, "metrics": {"score": score, "seconds": 1.0},
-            "details": {"scores": {"8": score}, "seconds": {"8": 1.0}, "teacher": "real"},
-        })  # fmt: skip
+        records.append(
+            {
+                "trial": f"real/arch={arch}/seed=0",
+                "method": "real",
+                "kind": "nb201-train",
+                "seed": 0,
+                "budget": {},
+                "variant": {},
+                "arch": arch,
+                "suite": "tiny-run",
+                "scale": "smoke",
+                "config_hash": "h",
+                "dataset": "mnist",
+                "status": "ok",
+                "reason": None,
+                "metrics": {"score": score, "seconds": 1.0},
+                "details": {"scores": {"8": score}, "seconds": {"8": 1.0}, "teacher": "real"},
+            }
+        )
     return make_run(path, records=records)
 
 
@@ -92,17 +106,20 @@ def test_nas_runs_compare_per_proxy_spearman(tmp_path):
 
 
 def test_compare_command_prints_the_table_and_exits_1_beyond_tolerance(tmp_path, capsys, monkeypatch):
-    from gtnbench import cli
+    from gtnbench.cli import common
 
-    monkeypatch.setattr(cli.console, "width", 200)
+    monkeypatch.setattr(common.console, "width", 200)
     a, b = make_run(tmp_path / "a"), make_run(tmp_path / "b", offset=0.05)
     assert main(["compare", str(a), str(b)]) == 1
     out = capsys.readouterr().out
     assert "real-fewstep" in out and "+5.00" in out and "exceeds" in out
     assert main(["compare", str(a), str(a)]) == 0
     records = [json.loads(line) for line in (a / "records.jsonl").read_text().splitlines()]
-    other = make_run(tmp_path / "other", suite_text=RUN_SUITE.replace('name = "tiny-run"', 'name = "other"'),
-                     records=[{**r, "suite": "other"} for r in records])  # fmt: skip
+    other = make_run(
+        tmp_path / "other",
+        suite_text=RUN_SUITE.replace('name = "tiny-run"', 'name = "other"'),
+        records=[{**r, "suite": "other"} for r in records],
+    )
     capsys.readouterr()
     assert main(["compare", str(a), str(other)]) == 2
     assert capsys.readouterr().err.count("\n") == 1

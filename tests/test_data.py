@@ -78,7 +78,10 @@ def test_known_checksums_match_the_shared_files():
     if root is None:
         pytest.skip("real data absent")
     listed = {}
-    for sums, prefix in ((root / "MNIST/raw/SHA256SUMS", "MNIST/raw/"), (root / "cifar10-jpeg/SHA256SUMS", "cifar10-jpeg/")):
+    for sums, prefix in (
+        (root / "MNIST/raw/SHA256SUMS", "MNIST/raw/"),
+        (root / "cifar10-jpeg/SHA256SUMS", "cifar10-jpeg/"),
+    ):
         for line in sums.read_text().splitlines():
             digest, name = line.split()
             listed[prefix + name] = digest

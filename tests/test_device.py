@@ -58,11 +58,14 @@ def test_bf16_autocasts_plain_forward_passes_only_and_is_refused_for_meta_traini
         set_precision("fp16")
 
 
-@pytest.mark.parametrize("device, message", [
-    ("cuda:x", "not a torch device"),
-    ("tpu", "not a torch device"),
-    ("mps", "runs on cpu or cuda"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("cuda:x", "not a torch device"),
+        ("tpu", "not a torch device"),
+        ("mps", "runs on cpu or cuda"),
+    ],
+)
 def test_a_device_that_is_not_there_is_one_clear_line(device, message):
     with pytest.raises(GtnbenchError, match=message) as error:
         check_device(device)

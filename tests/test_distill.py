@@ -6,13 +6,14 @@ import torch
 from torch.func import functional_call
 
 from gtnbench.data.datasets import ImageDataset, Split
+from gtnbench.data.dsa import Augmentation, augment, draw_augmentation
 from gtnbench.data.image_set import load_image_set, save_image_set
+from gtnbench.data.names import DSA_TRANSFORMS as TRANSFORMS
 from gtnbench.distill.classes import class_counts
 from gtnbench.distill.coreset import FeatureLearner, coreset, herding_order, kmeans_representatives
 from gtnbench.distill.dc import DCConfig, GradientMatching, gradient_match_loss, layer_distance
 from gtnbench.distill.dm import DistributionMatching, DMConfig, mean_embedding_loss
 from gtnbench.distill.network import fresh_network
-from gtnbench.distill.siamese import TRANSFORMS, Augmentation, augment, draw_augmentation
 from gtnbench.errors import GtnbenchError
 from gtnbench.models.features import penultimate_features
 from gtnbench.models.learners import LearnerSpec
@@ -97,7 +98,7 @@ def test_penultimate_features_feed_the_classifier(spec, channels):
     features = penultimate_features(network, params, x)
     classifier = network.features[-1]
     last = f"features.{len(network.features) - 1}."
-    head = {name[len(last):]: p for name, p in params.items() if name.startswith(last)}
+    head = {name[len(last) :]: p for name, p in params.items() if name.startswith(last)}
     assert torch.allclose(functional_call(classifier, head, (features,)), functional_call(network, params, (x,)))
     assert features.shape == (5, spec.widths[-1])
 
@@ -119,10 +120,13 @@ def test_augmentations_at_their_identity_leave_images_alone():
     x = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     one, zero = torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     no_shift = torch.zeros(1, dtype=torch.long)
-    for augmentation in (Augmentation("crop", {"dy": no_shift, "dx": no_shift}),
-                         Augmentation("flip", {"flip": torch.zeros(1, dtype=torch.bool)}),
-                         Augmentation("scale", {"sx": one, "sy": one}), Augmentation("rotate", {"angle": zero}),
-                         Augmentation("color", {"brightness": zero, "saturation": one, "contrast": one})):  # fmt: skip
+    for augmentation in (
+        Augmentation("crop", {"dy": no_shift, "dx": no_shift}),
+        Augmentation("flip", {"flip": torch.zeros(1, dtype=torch.bool)}),
+        Augmentation("scale", {"sx": one, "sy": one}),
+        Augmentation("rotate", {"angle": zero}),
+        Augmentation("color", {"brightness": zero, "saturation": one, "contrast": one}),
+    ):
         assert torch.allclose(augment(x, augmentation), x, atol=1e-6), augmentation.kind
     shifted = augment(x, Augmentation("crop", {"dy": torch.tensor([1]), "dx": torch.tensor([-2])}))
     assert torch.equal(shifted[:, :, :7, 2:], x[:, :, 1:, :6]) and shifted[:, :, 7].abs().sum() == 0
@@ -151,8 +155,9 @@ def test_dm_gradient_matches_central_finite_differences():
     augmentations = [draw_augmentation(("color", "scale", "crop"), 1, (8, 8), generator) for _ in range(3)]
 
     def loss(images):
-        return mean_embedding_loss(lambda x: penultimate_features(network, params, x), real, list(images.split(2)),
-                                   augmentations)  # fmt: skip
+        return mean_embedding_loss(
+            lambda x: penultimate_features(network, params, x), real, list(images.split(2)), augmentations
+        )
 
     (exact,) = torch.autograd.grad(loss(synthetic), [synthetic])
     direction = torch.randn(synthetic.shape, generator=generator)
@@ -172,8 +177,14 @@ def test_dm_lowers_the_mean_embedding_distance():
 
     def loss() -> float:  # over fixed networks and all real images: no sampling noise
         with torch.no_grad():
-            return sum(float(mean_embedding_loss(lambda x, n=n, p=p: penultimate_features(n, p, x), real,
-                                                 matcher.synthetic_batches())) for n, p in networks)  # fmt: skip
+            return sum(
+                float(
+                    mean_embedding_loss(
+                        lambda x, n=n, p=p: penultimate_features(n, p, x), real, matcher.synthetic_batches()
+                    )
+                )
+                for n, p in networks
+            )
 
     before = loss()
     for _ in range(config.iterations):
@@ -218,8 +229,16 @@ def test_dc_lowers_the_gradient_distance(match, bn_stats):
     from gtnbench.distill.network import RunningStatistics
 
     dataset = tiny_dataset()
-    config = DCConfig(images_per_class=2, iterations=20, outer_loop=2, inner_loop=2, real_per_class=16, init="noise",
-                      match=match, bn_stats=bn_stats)  # fmt: skip
+    config = DCConfig(
+        images_per_class=2,
+        iterations=20,
+        outer_loop=2,
+        inner_loop=2,
+        real_per_class=16,
+        init="noise",
+        match=match,
+        bn_stats=bn_stats,
+    )
     matcher = GradientMatching(dataset, TINY_MNIST, config, seed=0)
     networks = [fresh_network(TINY_MNIST, (1, 8, 8), 3, seed=100 + k, device="cpu") for k in range(4)]
 

@@ -2,8 +2,8 @@
 
 import json
 
-from gtnbench import doctor
 from gtnbench.cli import main
+from gtnbench.perf import doctor
 
 
 def test_doctor_passes_on_the_cpu_and_says_what_it_measured(capsys, tmp_path):
@@ -14,8 +14,10 @@ def test_doctor_passes_on_the_cpu_and_says_what_it_measured(capsys, tmp_path):
     assert "all checks passed" in out
     saved = json.loads((tmp_path / "doctor.json").read_text())
     assert saved["passed"] and saved["environment"]["precision"]["policy"] == "ieee"
-    assert {"meta-gradient: float32 on the device vs CPU float64", "throughput: one MNIST learner step (paper widths, "
-            "batch 128)"} <= {check["name"] for check in saved["checks"]}  # fmt: skip
+    assert {
+        "meta-gradient: float32 on the device vs CPU float64",
+        "throughput: one MNIST learner step (paper widths, batch 128)",
+    } <= {check["name"] for check in saved["checks"]}
 
 
 def test_a_failed_check_fails_the_command(monkeypatch, capsys):

@@ -39,8 +39,9 @@ def data_root():
 def gtnbench_process(*args, root, cwd=REPO):
     """The command as a user types it: a new process, the console script's module."""
     env = {**os.environ, "GTNBENCH_DATA": str(root), "COLUMNS": "240"}
-    return subprocess.run([sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=1200)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200
+    )
 
 
 def gtnbench(*args, root):
@@ -119,8 +120,15 @@ class TestSmoke:
     def test_smoke_shows_c1_c2_for_the_judged_gtn_beside_the_tuned_learner(self, smoke):
         out = smoke.check.stdout
         assert smoke.check.returncode == 0, out[-3000:]
-        for text in ("C1", "C2", "not judged at this scale", "gtn-steploss (T=16)", "beside:",
-                     "real-fewstep (tuned real data, 16 steps x 32)", "untrained generator"):  # fmt: skip
+        for text in (
+            "C1",
+            "C2",
+            "not judged at this scale",
+            "gtn-steploss (T=16)",
+            "beside:",
+            "real-fewstep (tuned real data, 16 steps x 32)",
+            "untrained generator",
+        ):
             assert text in out, text
         assert "GTN meta-training" in smoke.report.stdout
 
@@ -213,5 +221,14 @@ class TestNb201Teachers:
     def test_nb201_teachers_rank_cells_by_each_set(self, nb201_teachers):
         for claim in ("DCB-NAS-DC", "DCB-NAS-DSA", "DCB-NAS-DM", "DCB-NAS-RANDOM", "DCB-NAS-KMEANS"):
             assert claim in nb201_teachers.check.stdout, claim
-        assert {"subset-proxy@16", "kmeans-proxy@16", "dc-proxy@16", "dsa-proxy@16", "dm-proxy@16", "gtn@8", "real@16",
-                "hp12", "free:naswot"} <= set(nb201_teachers.proxies())  # fmt: skip
+        assert {
+            "subset-proxy@16",
+            "kmeans-proxy@16",
+            "dc-proxy@16",
+            "dsa-proxy@16",
+            "dm-proxy@16",
+            "gtn@8",
+            "real@16",
+            "hp12",
+            "free:naswot",
+        } <= set(nb201_teachers.proxies())

@@ -5,14 +5,14 @@ import json
 import pytest
 from rich.console import Console
 
-from gtnbench import runner
 from gtnbench.cli import main
 from gtnbench.device import set_precision
 from gtnbench.errors import GtnbenchError, StoreError
-from gtnbench.execution import ExecutionOptions
-from gtnbench.executors import ray_gpu_share
+from gtnbench.run import runner
+from gtnbench.run.executors import ray_gpu_share
+from gtnbench.run.options import ExecutionOptions
 from gtnbench.store import read_run
-from gtnbench.suite import load_suite, parse_suite
+from gtnbench.suite.files import load_suite, parse_suite
 from tests.test_plan import GTN_SUITE
 
 QUIET = Console(quiet=True)
@@ -25,8 +25,15 @@ def ieee_afterwards():
 
 
 def test_manifests_and_records_carry_the_precision_read_back(tiny_suite, tiny_mnist, tmp_path):
-    summary = runner.run_suite(load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, tmp_path / "run", console=QUIET,
-                               options=ExecutionOptions("tf32"))  # fmt: skip
+    summary = runner.run_suite(
+        load_suite(tiny_suite),
+        "smoke",
+        "cpu",
+        tiny_mnist,
+        tmp_path / "run",
+        console=QUIET,
+        options=ExecutionOptions("tf32"),
+    )
     contents = read_run(summary.path)
     precision = contents.manifest["precision"]
     assert precision["policy"] == "tf32" and precision["fp32_precision.cudnn.conv"] == "tf32"
@@ -35,15 +42,25 @@ def test_manifests_and_records_carry_the_precision_read_back(tiny_suite, tiny_mn
     for record in contents.records:
         assert record["precision"] == {"policy": "tf32", "tf32": True, "autocast": "none"}
     with pytest.raises(StoreError, match="was started with --precision tf32"):
-        runner.run_suite(load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, tmp_path / "run", resume=True,
-                         console=QUIET)  # fmt: skip
+        runner.run_suite(
+            load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, tmp_path / "run", resume=True, console=QUIET
+        )
 
 
 def test_a_batched_grid_run_says_so_and_agrees_with_one_after_another(tiny_suite, tiny_mnist, tmp_path):
     suite = load_suite(tiny_suite)
     alone = read_run(runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "a", console=QUIET).path)
-    together = read_run(runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "b", console=QUIET,
-                                         options=ExecutionOptions(batched_grids=True)).path)  # fmt: skip
+    together = read_run(
+        runner.run_suite(
+            suite,
+            "smoke",
+            "cpu",
+            tiny_mnist,
+            tmp_path / "b",
+            console=QUIET,
+            options=ExecutionOptions(batched_grids=True),
+        ).path
+    )
     for a, b in zip(alone.records, together.records, strict=True):
         assert a["details"]["chosen"] == b["details"]["chosen"]
         assert abs(a["metrics"]["test_acc"] - b["metrics"]["test_acc"]) < 1e-6
@@ -71,9 +88,12 @@ def test_the_command_line_refuses_what_cannot_run_in_one_line(tmp_path, tiny_mni
     suite = tmp_path / "g.toml"
     suite.write_text(GTN_SUITE)
     common = ["run", str(suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist)]
-    for extra, message in ((["--precision", "bf16"], "bf16 is refused"), (["--cuda-graphs"], "needs a CUDA device"),
-                           (["--workers", "2", "--executor", "ray"], "choose one"),
-                           (["--budget", "soon"], "expected a duration")):  # fmt: skip
+    for extra, message in (
+        (["--precision", "bf16"], "bf16 is refused"),
+        (["--cuda-graphs"], "needs a CUDA device"),
+        (["--workers", "2", "--executor", "ray"], "choose one"),
+        (["--budget", "soon"], "expected a duration"),
+    ):
         assert main(common + extra + ["--out", str(tmp_path / "never")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "never").exists()

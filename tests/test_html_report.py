@@ -7,21 +7,26 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from gtnbench.analysis import load_runs
+from gtnbench.analysis.records import load_runs
 from gtnbench.claims import LEGEND
-from gtnbench.htmlreport import markdown_to_html, verdicts_html
-from gtnbench.report import write_report
+from gtnbench.report.html import markdown_to_html, verdicts_html
+from gtnbench.report.summary import write_report
 from tests.runs import RUN_SUITE, make_run
 
 CIFAR_SUITE = RUN_SUITE.replace('dataset = "mnist"', 'dataset = "cifar10"').replace(
-    'name = "mnist-paper"\nwidths = [4, 8, 16]', 'name = "cifar10-paper"\nwidths = [4, 4, 4, 4, 4]')  # fmt: skip
+    'name = "mnist-paper"\nwidths = [4, 8, 16]', 'name = "cifar10-paper"\nwidths = [4, 4, 4, 4, 4]'
+)
 
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory) -> Path:
     """A report of a tiny run on the CIFAR-10 JPEG copy, with plots and GTN sample grids."""
-    run = make_run(tmp_path_factory.mktemp("runs") / "tiny-run", suite_text=CIFAR_SUITE, dataset="cifar10-jpeg",
-                   dataset_label="CIFAR-10 (JPEG copy)")  # fmt: skip
+    run = make_run(
+        tmp_path_factory.mktemp("runs") / "tiny-run",
+        suite_text=CIFAR_SUITE,
+        dataset="cifar10-jpeg",
+        dataset_label="CIFAR-10 (JPEG copy)",
+    )
     write_report(load_runs([run]), run / "report")
     return run / "report"
 
@@ -31,8 +36,18 @@ def test_index_html_is_self_contained_with_provenance_and_verdicts(report_dir):
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page), "nothing may load from the network"
     images = re.findall(r"<img src='([^']*)'", page)
     assert len(images) == 2 + 3 and all(src.startswith("data:image/png;base64,") for src in images)  # 2 plots, 3 GTNs
-    for text in ("tiny-run", "smoke", "CIFAR-10 (JPEG copy)", "CPU: test (2 threads)", "torch 2.14.1", "float32",
-                 "0.1.0+gabc", "id=verdicts", "<td>C1</td>", "<td>C2</td>"):  # fmt: skip
+    for text in (
+        "tiny-run",
+        "smoke",
+        "CIFAR-10 (JPEG copy)",
+        "CPU: test (2 threads)",
+        "torch 2.14.1",
+        "float32",
+        "0.1.0+gabc",
+        "id=verdicts",
+        "<td>C1</td>",
+        "<td>C2</td>",
+    ):
         assert text in page, text  # the claims the suite names, as `check` judges them
     assert all(word in page for word in LEGEND) and len(LEGEND) == 8
     for link in re.findall(r"<a href='([^']*)'", page):
@@ -50,7 +65,9 @@ def test_markdown_tables_become_sortable_html_tables():
 
 def test_verdict_table_shows_newer_fields_only_when_present():
     claim = SimpleNamespace(id="C1", statement="GTN learners reach 98.9 %")
-    old = SimpleNamespace(claim=claim, measured="97.1 ± 0.2 %", claimed="98.9 %", scale="paper", verdict="not reproduced")
+    old = SimpleNamespace(
+        claim=claim, measured="97.1 ± 0.2 %", claimed="98.9 %", scale="paper", verdict="not reproduced"
+    )
     page = verdicts_html([old])
     assert "threshold" not in page and "baselines" not in page and "v-not-reproduced" in page
     baseline = SimpleNamespace(name="real data, 32 steps", value="97.13 %", comparison="GTN is lower")
@@ -63,9 +80,21 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def chromium(page: Path, profile: Path, *args: str) -> str:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-               f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args, page.as_uri()]  # fmt: skip
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *args,
+        page.as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
 
 

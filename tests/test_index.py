@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from gtnbench.cli import main
-from gtnbench.index import END, START, find_runs, render_index, replace_section, update_index
+from gtnbench.report.index import END, START, find_runs, render_index, replace_section, update_index
 from tests.conftest import REPO
 from tests.runs import make_run
 
@@ -48,8 +48,9 @@ def test_index_command_regenerates_and_check_says_when_it_is_stale(tmp_path, cap
 def tracked_files() -> set[Path] | None:
     """Files git tracks under results/, or None outside a git checkout."""
     try:
-        listing = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--", "results"], capture_output=True,
-                                 check=False, timeout=30)  # fmt: skip
+        listing = subprocess.run(
+            ["git", "-C", str(REPO), "ls-files", "-z", "--", "results"], capture_output=True, check=False, timeout=30
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if listing.returncode != 0:

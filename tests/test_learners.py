@@ -49,8 +49,10 @@ def test_width_randomisation_is_seeded_and_in_range():
     for c1, c2, fc in draws:
         assert 32 <= c1 < 128 and 64 <= c2 < 256 and 64 <= fc < 256
     assert len(set(draws)) > 40
-    scaled = [sample_widths(LearnerSpec("mnist-paper", (16, 32, 64), randomize_widths=True),
-                            torch.Generator().manual_seed(s)) for s in range(20)]  # fmt: skip
+    scaled = [
+        sample_widths(LearnerSpec("mnist-paper", (16, 32, 64), randomize_widths=True), torch.Generator().manual_seed(s))
+        for s in range(20)
+    ]
     assert all(8 <= c1 < 32 and 16 <= c2 < 64 and 16 <= fc < 64 for c1, c2, fc in scaled)
 
 
@@ -76,7 +78,7 @@ def test_mnist_learner_depth_follows_the_widths():
     deep = build_learner(LearnerSpec("mnist-paper", (8, 8, 8, 32)), (1, 28, 28), 10, seed=0)
     x = torch.randn(3, 1, 28, 28)
     assert shallow(x).shape == deep(x).shape == (3, 10)
-    convs = lambda m: sum(isinstance(l, torch.nn.Conv2d) for l in m.modules())  # noqa: E731
+    convs = lambda m: sum(isinstance(layer, torch.nn.Conv2d) for layer in m.modules())  # noqa: E731
     assert (convs(shallow), convs(deep)) == (1, 3)
     # 28 -> 14 -> 7 -> 4: the deep learner's FC sees 8 * 4 * 4 inputs
     assert deep.features[-4].parametrizations.weight.original1.shape == (32, 8 * 4 * 4)

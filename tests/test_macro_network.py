@@ -78,8 +78,9 @@ def test_structure_and_forward_shapes():
     assert isinstance(net.layers[2], Downsample) and count(net.layers[2]) == 8 * 16 + 2 * 16
     assert isinstance(net.layers[4], torch.nn.Identity) and isinstance(net.layers[7], torch.nn.Identity)
     assert not list(net.buffers())
-    assert count(MacroNetwork(BEST, in_channels=1, num_classes=3, device="meta")) < table_value("cifar10_params_M",
-                                                                                                 BEST)  # fmt: skip
+    assert count(MacroNetwork(BEST, in_channels=1, num_classes=3, device="meta")) < table_value(
+        "cifar10_params_M", BEST
+    )
     with pytest.raises(ValueError, match="batch-norm protocol"):
         MacroNetwork(BEST, device="meta", bn_eval="frozen")
 

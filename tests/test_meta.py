@@ -1,6 +1,5 @@
 """GTN: curricula, the exact meta-gradient, meta-training, checkpoints and the divergence guard."""
 
-
 import pytest
 import torch
 
@@ -10,7 +9,7 @@ from gtnbench.meta import MetaConfig, MetaTrainer, evaluate_teacher, load_gtn
 from gtnbench.models.generator import GeneratorSpec
 from gtnbench.models.learners import LearnerSpec
 from gtnbench.teachers.gtn import CURRICULA, GTN, GTNSpec
-from gtnbench.visual import save_sample_grid
+from gtnbench.teachers.pictures import save_sample_grid
 
 TINY_GENERATOR = GeneratorSpec(image_shape=(1, 8, 8), num_classes=3, noise_dim=4, hidden=8, channels=(4, 2))
 TINY_LEARNER = LearnerSpec("mnist-paper", (3, 6))
@@ -29,8 +28,13 @@ def tiny_dataset(n=48, seed=0, dtype=torch.float32) -> ImageDataset:
     return ImageDataset("mnist", split(n), split(24), split(24), 3, 0)
 
 
-def trainer(config=MetaConfig(outer_iterations=4, validate_every=2, checkpoint_every=2, meta_batch_size=12),
-            gtn=GTNSpec(inner_steps=4, batch_size=6), dataset=None, path=None, learner=TINY_LEARNER) -> MetaTrainer:  # fmt: skip
+def trainer(
+    config=MetaConfig(outer_iterations=4, validate_every=2, checkpoint_every=2, meta_batch_size=12),
+    gtn=GTNSpec(inner_steps=4, batch_size=6),
+    dataset=None,
+    path=None,
+    learner=TINY_LEARNER,
+) -> MetaTrainer:
     return MetaTrainer(gtn, TINY_GENERATOR, config, learner, dataset or tiny_dataset(), 0, "cpu", path)
 
 
@@ -91,7 +95,9 @@ def test_meta_gradient_matches_central_finite_differences(block_size, step_loss_
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        config = MetaConfig(outer_iterations=1, meta_batch_size=12, block_size=block_size, step_loss_every=step_loss_every)
+        config = MetaConfig(
+            outer_iterations=1, meta_batch_size=12, block_size=block_size, step_loss_every=step_loss_every
+        )
         learner = LearnerSpec("mnist-paper", (3, 6), bn_eval=bn_eval)
         meta = trainer(config, dataset=tiny_dataset(dtype=torch.float64), learner=learner)
         start = meta.rng.get_state()
@@ -105,9 +111,14 @@ def test_meta_gradient_matches_central_finite_differences(block_size, step_loss_
         analytic = [p.grad.clone() for p in meta.gtn.parameters()]
         named = dict(meta.gtn.named_parameters())
         names = list(named)
-        probes = [("generator.fc1.parametrizations.weight.original1", (0, 1)), ("generator.conv2.bias", (0,)),
-                  ("noise", (1, 2, 3)), ("log_lr", (2,)), ("log_momentum", (1,)),
-                  ("generator.bn1.weight", (3,))]  # fmt: skip
+        probes = [
+            ("generator.fc1.parametrizations.weight.original1", (0, 1)),
+            ("generator.conv2.bias", (0,)),
+            ("noise", (1, 2, 3)),
+            ("log_lr", (2,)),
+            ("log_momentum", (1,)),
+            ("generator.bn1.weight", (3,)),
+        ]
         eps = 1e-6
         for name, index in probes:
             param = named[name]

@@ -41,8 +41,9 @@ def dataset() -> ImageDataset:
     generator = torch.Generator().manual_seed(0)
 
     def split(count: int) -> Split:
-        return Split(torch.randn((count, 3, 8, 8), generator=generator),
-                     torch.randint(0, 10, (count,), generator=generator))  # fmt: skip
+        return Split(
+            torch.randn((count, 3, 8, 8), generator=generator), torch.randint(0, 10, (count,), generator=generator)
+        )
 
     return ImageDataset("cifar10", split(48), split(40), split(8), 10, 0)
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from rich.console import Console
 
-from gtnbench import runner
+from gtnbench.analysis.rankcorr import collect, ground_truth_of, space_of
+from gtnbench.analysis.validate import validate_run
 from gtnbench.cli import main
 from gtnbench.errors import GtnbenchError, SuiteError
 from gtnbench.models.learners import LearnerSpec, MacroLearner, build_learner
@@ -16,12 +17,12 @@ from gtnbench.models.macro import MacroNetwork
 from gtnbench.models.macro_codes import canonical_code, canonical_codes, random_code
 from gtnbench.nas import proxies
 from gtnbench.nas.spaces import SPACES
-from gtnbench.rankcorr import collect, ground_truth_of, space_of
-from gtnbench.report import write_report
+from gtnbench.report.summary import write_report
+from gtnbench.run import runner
 from gtnbench.store import read_run
-from gtnbench.suite import calibration_architectures, expand, parse_suite, sampled_architectures
+from gtnbench.suite.files import parse_suite
+from gtnbench.suite.trials import calibration_architectures, expand, sampled_architectures
 from gtnbench.teachers.real import RealDataTeacher
-from gtnbench.validate import validate_run
 from tests.conftest import make_cifar10_jpeg
 
 MACRO_SUITE = """
@@ -98,25 +99,43 @@ def test_a_suite_chooses_its_space_and_nb201_is_the_older_name_of_the_nas_table(
     assert tuned == SPACES["nb201"].sample(2, 5, exclude) and not set(tuned) & exclude
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (("head_channels = 4 }\n\n[methods.gtn-proxy]", "head_channels = 4, cells = 1 }\n\n[methods.gtn-proxy]"),
-     "s.toml: methods.real.network.cells: not a width of NAS-Bench-Macro (CIFAR-10) networks; theirs: channels, "
-     "head_channels"),
-    (("steps = [1, 2]\n", "steps = [1, 2]\nbatch_archs = 2\n"),
-     "s.toml: methods.real.batch_archs: the vmapped super-network (nas/batched.py) trains NAS-Bench-201 cells only"),
-    (("count = 4, seed = 3", "count = 4, seed = 3, exclude_disconnected = true"),
-     "s.toml: nas.architectures: exclude_disconnected is not an option of NAS-Bench-Macro (CIFAR-10)'s sampling"),
-    (('space = "macro"', 'space = "macro"\nground_truth = "cifar10_test_acc_hp200_mean"'),
-     "s.toml: nas.ground_truth: 'cifar10_test_acc_hp200_mean' is not a column of NAS-Bench-Macro (CIFAR-10)"),
-    (("[methods.free]", '[methods.hp12]\nkind = "nb201-table"\n\n[methods.free]'),
-     "s.toml: methods.hp12.column: 'cifar10_test_acc_hp12' is not a column of NAS-Bench-Macro (CIFAR-10) (it has no "
-     "shorter schedule than its ground truth)"),
-    (("[scales.smoke]", "[nb201]\narchitectures = { count = 4 }\n\n[scales.smoke]"),
-     "s.toml: give [nas] or its older name [nb201], not both"),
-    (('space = "macro"', 'space = "nb101"'), "s.toml: nas.space: Input should be 'nb201' or 'macro'"),
-    (('widths = [2, 4]', 'widths = [2, 4, 8]'), "s.toml: learner: macro-net widths are [channels, head_channels]"),
-    (('widths = [2, 4]', 'widths = [2, 4]\narch = "0120"'), "s.toml: learner: architecture code '0120': expected 8"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("head_channels = 4 }\n\n[methods.gtn-proxy]", "head_channels = 4, cells = 1 }\n\n[methods.gtn-proxy]"),
+            "s.toml: methods.real.network.cells: not a width of NAS-Bench-Macro (CIFAR-10) networks; theirs: channels, "
+            "head_channels",
+        ),
+        (
+            ("steps = [1, 2]\n", "steps = [1, 2]\nbatch_archs = 2\n"),
+            "s.toml: methods.real.batch_archs: the vmapped super-network (nas/batched.py) trains NAS-Bench-201 cells only",
+        ),
+        (
+            ("count = 4, seed = 3", "count = 4, seed = 3, exclude_disconnected = true"),
+            "s.toml: nas.architectures: exclude_disconnected is not an option of NAS-Bench-Macro (CIFAR-10)'s sampling",
+        ),
+        (
+            ('space = "macro"', 'space = "macro"\nground_truth = "cifar10_test_acc_hp200_mean"'),
+            "s.toml: nas.ground_truth: 'cifar10_test_acc_hp200_mean' is not a column of NAS-Bench-Macro (CIFAR-10)",
+        ),
+        (
+            ("[methods.free]", '[methods.hp12]\nkind = "nb201-table"\n\n[methods.free]'),
+            "s.toml: methods.hp12.column: 'cifar10_test_acc_hp12' is not a column of NAS-Bench-Macro (CIFAR-10) (it has no "
+            "shorter schedule than its ground truth)",
+        ),
+        (
+            ("[scales.smoke]", "[nb201]\narchitectures = { count = 4 }\n\n[scales.smoke]"),
+            "s.toml: give [nas] or its older name [nb201], not both",
+        ),
+        (('space = "macro"', 'space = "nb101"'), "s.toml: nas.space: Input should be 'nb201' or 'macro'"),
+        (("widths = [2, 4]", "widths = [2, 4, 8]"), "s.toml: learner: macro-net widths are [channels, head_channels]"),
+        (
+            ("widths = [2, 4]", 'widths = [2, 4]\narch = "0120"'),
+            "s.toml: learner: architecture code '0120': expected 8",
+        ),
+    ],
+)
 def test_options_foreign_to_the_space_are_refused_in_one_line(edit, message):
     with pytest.raises(SuiteError) as error:
         parse_suite(PATH, MACRO_SUITE.replace(*edit))
@@ -124,7 +143,7 @@ def test_options_foreign_to_the_space_are_refused_in_one_line(edit, message):
 
 
 def test_the_bundled_macro_suite_needs_no_gpu_at_smoke_scale():
-    from gtnbench.suite import find_suite
+    from gtnbench.suite.files import find_suite
 
     suite = find_suite("macro-rankcorr")
     assert suite.scales == ("smoke", "quick", "paper") and suite.default_scale == "smoke"
@@ -135,8 +154,9 @@ def test_the_bundled_macro_suite_needs_no_gpu_at_smoke_scale():
     assert smoke.learner.name == "macro-net" and smoke.methods["gtn-proxy"].gtn == "gtn-macro"
 
 
-@pytest.mark.parametrize(("space", "widths"), [("nb201", {"channels": 2, "cells": 1}),
-                                               ("macro", {"channels": 2, "head_channels": 4})])  # fmt: skip
+@pytest.mark.parametrize(
+    ("space", "widths"), [("nb201", {"channels": 2, "cells": 1}), ("macro", {"channels": 2, "head_channels": 4})]
+)
 def test_proxies_build_through_the_space_and_take_costs_from_its_table(cifar, space, widths):
     from gtnbench.data.datasets import load_dataset
 
@@ -155,16 +175,21 @@ def test_proxies_build_through_the_space_and_take_costs_from_its_table(cifar, sp
 def test_a_tiny_macro_suite_runs_records_its_space_and_reports(cifar, tmp_path):
     path = tmp_path / "tiny-macro.toml"
     path.write_text(MACRO_SUITE)
-    from gtnbench.suite import load_suite
+    from gtnbench.suite.files import load_suite
 
     summary = runner.run_suite(load_suite(path), "smoke", "cpu", cifar, tmp_path / "run", console=Console(quiet=True))
     assert summary.failed == 0
     contents = read_run(summary.path)
     table = SPACES["macro"].table()
     truth = contents.manifest["ground_truth"]
-    assert truth == {"space": "macro", "benchmark": "NAS-Bench-Macro (CIFAR-10)", "table": table.source,
-                     "column": "cifar10_test_acc_mean", "means": SPACES["macro"].describe_column("cifar10_test_acc_mean"),
-                     "table_sha256": table.sha256}  # fmt: skip
+    assert truth == {
+        "space": "macro",
+        "benchmark": "NAS-Bench-Macro (CIFAR-10)",
+        "table": table.source,
+        "column": "cifar10_test_acc_mean",
+        "means": SPACES["macro"].describe_column("cifar10_test_acc_mean"),
+        "table_sha256": table.sha256,
+    }
     nas = [r for r in contents.records if r["kind"].startswith("nb201")]
     assert {r["details"]["space"] for r in nas} == {"macro"}
     for record in nas:
@@ -175,8 +200,15 @@ def test_a_tiny_macro_suite_runs_records_its_space_and_reports(cifar, tmp_path):
     assert real["details"]["tuned"] and len(real["details"]["calibration_archs"]) == 2
     assert [p for p in validate_run(summary.path) if "data_verified: false" not in p] == []  # fixture data
     assert space_of(nas) == "macro" and ground_truth_of(nas) == (table, "cifar10_test_acc_mean")
-    assert list(collect(nas)) == ["real@1", "real@2", "gtn-proxy@2", "free:flops", "free:naswot", "free:params",
-                                  "free:synflow"]  # fmt: skip
+    assert list(collect(nas)) == [
+        "real@1",
+        "real@2",
+        "gtn-proxy@2",
+        "free:flops",
+        "free:naswot",
+        "free:params",
+        "free:synflow",
+    ]
 
     report = write_report([contents], tmp_path / "report")
     produced = {f.name for f in report.files}
@@ -187,9 +219,11 @@ def test_a_tiny_macro_suite_runs_records_its_space_and_reports(cifar, tmp_path):
 
 
 def test_records_of_two_spaces_are_not_ranked_against_one_table():
-    records = [{"kind": "nb201-free", "status": "ok", "details": {"space": "macro"}},
-               {"kind": "nb201-free", "status": "ok", "details": {}},  # older than details["space"]: NAS-Bench-201
-               {"kind": "nb201-free", "status": "failed", "details": {}}]  # fmt: skip
+    records = [
+        {"kind": "nb201-free", "status": "ok", "details": {"space": "macro"}},
+        {"kind": "nb201-free", "status": "ok", "details": {}},  # older than details["space"]: NAS-Bench-201
+        {"kind": "nb201-free", "status": "failed", "details": {}},
+    ]
     assert space_of(records[:1]) == "macro" and space_of(records[1:]) == "nb201" and space_of([]) == "nb201"
     assert space_of([records[0], records[2]]) == "macro"  # a failed trial names no space
     with pytest.raises(GtnbenchError, match=r"several search spaces \(macro, nb201\); report and check them"):
@@ -220,14 +254,39 @@ def test_second_derivatives_through_a_downsampling_identity_of_channels_last_ima
 
 def test_nas_proxies_command_writes_the_study(cifar, tmp_path, capsys):
     out = tmp_path / "study.json"
-    assert main(["nas", "proxies", "macro", "--count", "3", "--size", "8", "--batch", "4", "--width", "channels=2",
-                 "--width", "head_channels=4", "--data-root", str(cifar), "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "nas",
+                "proxies",
+                "macro",
+                "--count",
+                "3",
+                "--size",
+                "8",
+                "--batch",
+                "4",
+                "--width",
+                "channels=2",
+                "--width",
+                "head_channels=4",
+                "--data-root",
+                str(cifar),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     study = json.loads(out.read_text())
     assert study["space"] == "macro" and study["all_architectures"]["n"] == 6561
     assert round(study["all_architectures"]["correlations"]["flops"]["spearman"], 3) == 0.748
     sample = study["sample"]
     assert sample["n"] == 3 and sample["images_label"] == "CIFAR-10 (JPEG copy)" and sample["image_size"] == 8
-    assert set(sample["correlations"]) == {"flops", "params", "naswot", "synflow"} and study["command"][:3] == [
-        "gtnbench", "nas", "proxies"] and "device_name" in study["environment"]  # fmt: skip
+    assert (
+        set(sample["correlations"]) == {"flops", "params", "naswot", "synflow"}
+        and study["command"][:3] == ["gtnbench", "nas", "proxies"]
+        and "device_name" in study["environment"]
+    )
     assert main(["nas", "proxies", "macro", "--width", "cells=2"]) == 2
     assert "--width cells=2: expected NAME=VALUE" in capsys.readouterr().err

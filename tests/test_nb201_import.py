@@ -66,8 +66,10 @@ def test_import_from_a_nas_bench_201_pth_reproduces_the_shipped_rows(nats_dir, t
     meta = pickle_load(str(nats_dir / "meta.pickle.pbz2"))
     records = {i: pickle_load(str(nats_dir / f"{i:06d}.pickle.pbz2")) for i in RECORDED}
     infos = {i: {"less": record["12"], "full": record["200"]} for i, record in records.items()}
-    torch.save({"meta_archs": meta["meta_archs"], "arch2infos": infos, "evaluated_indexes": RECORDED},
-               tmp_path / "NAS-Bench-201-fake.pth")  # fmt: skip
+    torch.save(
+        {"meta_archs": meta["meta_archs"], "arch2infos": infos, "evaluated_indexes": RECORDED},
+        tmp_path / "NAS-Bench-201-fake.pth",
+    )
     out = tmp_path / "imported.csv.gz"
     assert import_official(tmp_path / "NAS-Bench-201-fake.pth", out, [11]) == 1
     assert_matches_shipped(out, [11])

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from gtnbench import cli, runner
-from gtnbench.cli import main
+from gtnbench.analysis.validate import validate_run
+from gtnbench.cli import assets, main
 from gtnbench.errors import DataError
 from gtnbench.nas.spaces import get_space
 from gtnbench.nas.table import HEADER, TABLE_ENV, load_shipped, load_table, read_table, write_table
 from gtnbench.nas.table_diff import compare_tables
-from gtnbench.suite import parse_suite
-from gtnbench.validate import validate_run
+from gtnbench.run import runner
+from gtnbench.suite.files import parse_suite
 from tests.conftest import make_cifar10_jpeg
 
 COLUMN = "cifar10_test_acc_hp12"
@@ -57,7 +57,7 @@ def test_tables_compare_column_by_column(tmp_path):
 
 
 def test_the_compare_command_exits_1_on_other_architectures_or_beyond_the_tolerance(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "console", Console(width=80))
+    monkeypatch.setattr(assets, "console", Console(width=80))
     write_table(tmp_path / "a.csv.gz", tiny_rows())
     write_table(tmp_path / "b.csv.gz", tiny_rows(shift=0.5))
     args = ["nb201", "compare", str(tmp_path / "b.csv.gz"), "--against", str(tmp_path / "a.csv.gz")]

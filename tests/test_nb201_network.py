@@ -37,8 +37,14 @@ def tiny(arch, seed=0, **kwargs):
 
 
 def test_parse_and_format_are_inverse_on_every_cell():
-    assert parse_arch(INDEX_1) == ("nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "nor_conv_3x3",
-                                   "skip_connect")  # fmt: skip
+    assert parse_arch(INDEX_1) == (
+        "nor_conv_3x3",
+        "nor_conv_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+        "nor_conv_3x3",
+        "skip_connect",
+    )
     for arch in load_table().arch_strs:
         ops = parse_arch(arch)
         assert len(ops) == 6 and set(ops) <= set(OPS) and arch_str(ops) == arch
@@ -147,7 +153,8 @@ def test_disconnected_cell_outputs_zeros_and_the_network_a_constant():
 
 
 @pytest.mark.parametrize(
-    ("arch", "idle_edges"), [(INDEX_1, ()), (DANGLING, ("2_0", "2_1")), (DEAD_SOURCE, ("2_1.1", "2_1.2.weight")), (DISCONNECTED, None)]
+    ("arch", "idle_edges"),
+    [(INDEX_1, ()), (DANGLING, ("2_0", "2_1")), (DEAD_SOURCE, ("2_1.1", "2_1.2.weight")), (DISCONNECTED, None)],
 )
 def test_the_inner_loop_trains_every_kind_of_cell(arch, idle_edges):
     """Pruned edges leave parameters out of the forward; the inner loop must still run, leaving them as they are.

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from gtnbench import runner
+from gtnbench.analysis.rankcorr import collect, rank_rows, speedups
 from gtnbench.errors import GtnbenchError, SuiteError, TrialFailed
 from gtnbench.methods.nb201 import check_pairing
 from gtnbench.nas import proxies
 from gtnbench.nas.sampling import disconnected, sample_architectures
 from gtnbench.nas.spaces import SPACES
 from gtnbench.nas.table import load_table
-from gtnbench.rankcorr import collect, rank_rows, speedups
-from gtnbench.report import write_report
+from gtnbench.report.summary import write_report
+from gtnbench.run import runner
 from gtnbench.store import read_run
-from gtnbench.suite import Trial, expand, load_suite, parse_suite
+from gtnbench.suite.files import load_suite, parse_suite
+from gtnbench.suite.trials import Trial, expand
 from tests.conftest import make_cifar10_jpeg
 
 SUITE = """
@@ -88,7 +89,9 @@ def test_nas_methods_need_the_nb201_table_and_gtn_sources_in_order():
     without = SUITE.replace("[nb201]\narchitectures = { count = 6, seed = 3 }", "[other]\nx = 1")
     with pytest.raises(SuiteError, match="other: unknown key"):
         parse_suite(Path("s.toml"), without)
-    no_table = SUITE.replace("[nb201]\narchitectures = { count = 6, seed = 3 }\nsearch_seeds = 10\nbootstrap = 100\n", "")
+    no_table = SUITE.replace(
+        "[nb201]\narchitectures = { count = 6, seed = 3 }\nsearch_seeds = 10\nbootstrap = 100\n", ""
+    )
     with pytest.raises(SuiteError, match="need a \\[nas\\] table"):
         parse_suite(Path("s.toml"), no_table)
     with pytest.raises(SuiteError, match="exactly one of `gtn`"):
@@ -120,8 +123,9 @@ def test_a_score_is_never_attached_to_another_architecture(cifar, monkeypatch):
         check_pairing([trial], [wrong], nb201)
     other = Trial("free", "nb201-free", 0, (), (), 1)
     with pytest.raises(TrialFailed, match="refusing to record it"):  # results in another order than the trials
-        check_pairing([other, trial], [scores, proxies.training_free(nb201, 1, ["params"], dataset, 4, widths, 0, "cpu")],
-                      nb201)  # fmt: skip
+        check_pairing(
+            [other, trial], [scores, proxies.training_free(nb201, 1, ["params"], dataset, 4, widths, 0, "cpu")], nb201
+        )
     built = type(nb201)._network
     monkeypatch.setattr(type(nb201), "_network", lambda self, arch, *rest: built(self, load_table().arch(1), *rest))
     with pytest.raises(TrialFailed, match="nb201 architecture 0 is not"):  # a network of another cell is never scored
@@ -136,7 +140,9 @@ def test_tiny_nas_suite_runs_and_reports(cifar, tmp_path):
     contents = read_run(summary.path)
     assert contents.manifest["ground_truth"]["column"] == "cifar10_test_acc_hp200_mean"
     assert contents.manifest["ground_truth"]["table_sha256"] == load_table().sha256
-    assert contents.manifest["ground_truth"]["space"] == "nb201" and contents.manifest["config"]["nas"]["space"] == "nb201"
+    assert (
+        contents.manifest["ground_truth"]["space"] == "nb201" and contents.manifest["config"]["nas"]["space"] == "nb201"
+    )
     table = load_table()
     for record in contents.records:
         if record["arch"] is not None:
@@ -145,8 +151,17 @@ def test_tiny_nas_suite_runs_and_reports(cifar, tmp_path):
     assert gtn_proxy["details"]["teacher"] == "gtn" and gtn_proxy["details"]["checkpoint"].endswith("gtn.pt")
 
     names = list(collect(contents.records))
-    assert names == ["real@1", "real@2", "real@4", "gtn-proxy@2", "hp12", "free:flops", "free:naswot", "free:params",
-                     "free:synflow"]  # fmt: skip
+    assert names == [
+        "real@1",
+        "real@2",
+        "real@4",
+        "gtn-proxy@2",
+        "hp12",
+        "free:flops",
+        "free:naswot",
+        "free:params",
+        "free:synflow",
+    ]
     report = write_report([contents], tmp_path / "report")
     produced = {f.name for f in report.files}
     assert {"nb201_proxies.csv", "nb201_scatter.png", "nb201_frontier.png", "nb201_search.png"} <= produced
@@ -155,18 +170,21 @@ def test_tiny_nas_suite_runs_and_reports(cifar, tmp_path):
     assert "(claim C6)" not in report.markdown and "Speed-up against real-data proxies (descriptive)" in report.markdown
 
 
-TUNED = SUITE.replace("""[methods.real]
+TUNED = SUITE.replace(
+    """[methods.real]
 kind = "nb201-train"
 steps = [1, 2, 4]
 batch_size = 8
-network = { channels = 2, cells = 1 }""", """[methods.real]
+network = { channels = 2, cells = 1 }""",
+    """[methods.real]
 kind = "nb201-train"
 steps = [1, 2, 4]
 batch_size = 8
 lr = [0.05, 0.2]
 schedule = ["constant", "cosine"]
 calibration = { count = 2, seed = 5 }
-network = { channels = 2, cells = 1 }""")
+network = { channels = 2, cells = 1 }""",
+)
 
 
 def test_a_tuned_real_proxy_is_calibrated_on_other_cells_and_records_its_choice(cifar, tmp_path):
@@ -177,7 +195,8 @@ def test_a_tuned_real_proxy_is_calibrated_on_other_cells_and_records_its_choice(
     trials = expand(config)
     calibration = [t for t in trials if t.kind == "nb201-calibrate"]
     assert [t.id for t in calibration] == ["real/calibrate=true/seed=0"] and trials.index(calibration[0]) < min(
-        i for i, t in enumerate(trials) if t.method == "real" and t.kind == "nb201-train")  # fmt: skip
+        i for i, t in enumerate(trials) if t.method == "real" and t.kind == "nb201-train"
+    )
     summary = runner.run_suite(suite, "smoke", "cpu", cifar, tmp_path / "run", console=Console(quiet=True))
     assert summary.failed == 0
     records = read_run(summary.path).records
@@ -188,8 +207,9 @@ def test_a_tuned_real_proxy_is_calibrated_on_other_cells_and_records_its_choice(
     chosen = tuned["details"]["chosen"]
     for r in records:
         if r["method"] == "real" and r["kind"] == "nb201-train":
-            assert r["details"]["tuned"] and r["details"]["chosen"] == {k: {n: v[n] for n in ("lr", "momentum", "schedule")}
-                                                                       for k, v in chosen.items()}  # fmt: skip
+            assert r["details"]["tuned"] and r["details"]["chosen"] == {
+                k: {n: v[n] for n in ("lr", "momentum", "schedule")} for k, v in chosen.items()
+            }
             assert set(r["details"]["scores"]) == {"1", "2", "4"}
     assert "real@4" in collect(records) and "real@4" not in [p for p in collect(records) if "calibrate" in p]
 
@@ -205,8 +225,16 @@ def nas_records(proxy_scores: dict[str, dict[int, float]], seconds: dict[str, fl
     for name, scores in proxy_scores.items():
         teacher, steps = name.split("@")
         for arch, score in scores.items():
-            records.append({"status": "ok", "kind": "nb201-train", "method": teacher, "seed": 0, "arch": arch,
-                            "details": {"teacher": teacher, "scores": {steps: score}, "seconds": {steps: seconds[name]}}})  # fmt: skip
+            records.append(
+                {
+                    "status": "ok",
+                    "kind": "nb201-train",
+                    "method": teacher,
+                    "seed": 0,
+                    "arch": arch,
+                    "details": {"teacher": teacher, "scores": {steps: score}, "seconds": {steps: seconds[name]}},
+                }
+            )
     return records
 
 
@@ -221,7 +249,11 @@ def test_rank_rows_and_speedups_from_records():
     seconds = {"real@32": 0.32, "real@128": 1.28, "real@512": 5.12, "gtn@64": 0.64}
     rows = rank_rows(collect(nas_records(scores, seconds)), table, "cifar10_test_acc_hp200_mean", resamples=200)
     by_name = {r.name: r for r in rows}
-    assert by_name["real@32"].metrics["spearman"] < by_name["real@128"].metrics["spearman"] < by_name["real@512"].metrics["spearman"]
+    assert (
+        by_name["real@32"].metrics["spearman"]
+        < by_name["real@128"].metrics["spearman"]
+        < by_name["real@512"].metrics["spearman"]
+    )
     low, high = by_name["real@128"].spearman_ci
     assert low <= by_name["real@128"].metrics["spearman"] <= high
     [found] = speedups(rows)

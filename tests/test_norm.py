@@ -55,19 +55,32 @@ def test_last_batch_protocol_equals_momentum_one_and_outside_a_pass_normalises_p
     torch.testing.assert_close(ours(x), nn.BatchNorm2d(4, track_running_stats=False)(x))
 
 
-@pytest.mark.parametrize("name, widths, shape", [("mnist-paper", (4, 8, 16), (1, 28, 28)),
-                                                 ("cifar10-paper", (4, 4, 8, 8, 8), (3, 16, 16)),
-                                                 ("nb201-cell", (4, 1), (3, 16, 16))])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, widths, shape",
+    [
+        ("mnist-paper", (4, 8, 16), (1, 28, 28)),
+        ("cifar10-paper", (4, 4, 8, 8, 8), (3, 16, 16)),
+        ("nb201-cell", (4, 1), (3, 16, 16)),
+    ],
+)
 def test_official_protocol_evaluates_each_image_on_its_own(name, widths, shape):
     """Shuffling, sorting or splitting the test set does not change any image's prediction."""
-    spec = LearnerSpec(name, widths, arch="|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|"
-                       "nor_conv_3x3~1|skip_connect~2|" if name == "nb201-cell" else None)  # fmt: skip
+    spec = LearnerSpec(
+        name,
+        widths,
+        arch="|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+        if name == "nb201-cell"
+        else None,
+    )
     learner = build_learner(spec, shape, 10, seed=0)
     assert learner.bn_eval == ("running" if name == "nb201-cell" else "last-batch")
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(64, *shape, generator=g), torch.arange(64) % 10
-    state = train(learner, initial_params(learner), RealDataTeacher(Split(x, y), 16, 0.05, 0.9).lesson(
-        4, torch.Generator().manual_seed(1))).state  # fmt: skip
+    state = train(
+        learner,
+        initial_params(learner),
+        RealDataTeacher(Split(x, y), 16, 0.05, 0.9).lesson(4, torch.Generator().manual_seed(1)),
+    ).state
     assert state.stats, "training stores batch-norm statistics"
     test = torch.randn(30, *shape, generator=g)
     with torch.no_grad():

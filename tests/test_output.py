@@ -11,17 +11,24 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from gtnbench import cli
-from gtnbench.analysis import latest_records, load_runs
+from gtnbench.analysis.records import latest_records, load_runs
 from gtnbench.claims import judge_all
 from gtnbench.cli import main
 from gtnbench.output import plural, print_table
-from gtnbench.plan import describe_unit, needed_keys, split_sizes, works
-from gtnbench.suite import expand, find_suite, load_suite, suite_paths
+from gtnbench.perf.costs import describe_unit
+from gtnbench.perf.plan import needed_keys, split_sizes, works
+from gtnbench.suite.files import find_suite, load_suite, suite_paths
+from gtnbench.suite.trials import expand
+from tests.conftest import use_consoles
 from tests.runs import RUN_SUITE, make_run
 
-NAMES = ("mnist-teachers", "gtn-no-curriculum", "outer_iteration_seconds", "DCB-NAS-KMEANS",
-         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")  # fmt: skip
+NAMES = (
+    "mnist-teachers",
+    "gtn-no-curriculum",
+    "outer_iteration_seconds",
+    "DCB-NAS-KMEANS",
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+)
 
 
 def wide_table() -> Table:
@@ -70,15 +77,18 @@ def test_on_a_terminal_cells_wrap_at_spaces_only():
 
 def test_plurals():
     assert (plural(1, "seed"), plural(2, "seed"), plural(0, "trial"), plural(1_500, "row")) == (
-        "1 seed", "2 seeds", "0 trials", "1,500 rows")
+        "1 seed",
+        "2 seeds",
+        "0 trials",
+        "1,500 rows",
+    )
 
 
 @pytest.fixture
 def piped(monkeypatch, capsys):
     """The command line's consoles as in `gtnbench ... | cat` at COLUMNS=80; returns a runner of commands."""
     monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setattr(cli, "console", Console(force_terminal=False))
-    monkeypatch.setattr(cli, "err_console", Console(stderr=True, force_terminal=False))
+    use_consoles(monkeypatch, Console(force_terminal=False), Console(stderr=True, force_terminal=False))
 
     def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -133,15 +143,20 @@ def test_every_command_piped_at_80_columns_keeps_every_name_whole(piped, tmp_pat
     status, out, _ = piped("nas", "show", "macro", "22212202")
     assert status == 0 and whole(["22212202", "cifar10_test_acc_mean"], out) == []
 
-    status, out, err = piped("plan", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root",
-                             str(tiny_mnist))  # fmt: skip
+    status, out, err = piped(
+        "plan", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist)
+    )
     assert status == 0 and whole(["real-fewstep", "real-epochs"], out) == []
-    assert "measured a training step of the mnist-paper learner (widths 4-8-16, " in err and "batch 16 of 1x28x28" in err
+    assert (
+        "measured a training step of the mnist-paper learner (widths 4-8-16, " in err and "batch 16 of 1x28x28" in err
+    )
     assert "[" not in err
 
     status, out, _ = piped("data", "verify", "--data-root", str(tiny_mnist))
-    assert status == 1 and whole(["MNIST/raw/train-images-idx3-ubyte", "cifar10-jpeg/cifar10_official_order_index.csv"],
-                                 out) == []  # fmt: skip
+    assert (
+        status == 1
+        and whole(["MNIST/raw/train-images-idx3-ubyte", "cifar10-jpeg/cifar10_official_order_index.csv"], out) == []
+    )
 
 
 def test_a_run_directory_named_with_brackets_prints_as_it_is(piped, tmp_path):
@@ -158,12 +173,27 @@ def test_plan_says_what_it_measured_in_words():
         config = find_suite(suite).at("smoke")
         keys += needed_keys(works(config, expand(config), split_sizes(config)[0]))
     learner = ("mnist-paper", (8, 16), True, False, None, None)
-    keys += [("embed", learner, (1, 28, 28)), ("select", "kmeans", learner, (1, 28, 28), 5000, 10),
-             ("dm", learner, (1, 28, 28), 10, 256, ("crop",), "real"),
-             ("dc", learner, (1, 28, 28), 10, 10, 50, 256, 256, (), "noise")]  # fmt: skip
+    keys += [
+        ("embed", learner, (1, 28, 28)),
+        ("select", "kmeans", learner, (1, 28, 28), 5000, 10),
+        ("dm", learner, (1, 28, 28), 10, 256, ("crop",), "real"),
+        ("dc", learner, (1, 28, 28), 10, 10, 50, 256, 256, (), "noise"),
+    ]
     kinds = {key[0] for key in keys}
-    assert {"plain", "eval", "outer", "gtn-plain", "cell", "cell-eval", "free", "generate", "embed", "select", "dm",
-            "dc"} <= kinds  # fmt: skip
+    assert {
+        "plain",
+        "eval",
+        "outer",
+        "gtn-plain",
+        "cell",
+        "cell-eval",
+        "free",
+        "generate",
+        "embed",
+        "select",
+        "dm",
+        "dc",
+    } <= kinds
     for key in keys:
         what, unit = describe_unit(key)
         assert not re.search(r"\[|\]|None|True|False|\(\d+, \d+", what), what
@@ -173,7 +203,14 @@ def test_plan_says_what_it_measured_in_words():
 def test_list_piped_through_grep_finds_a_suite(tmp_path):
     env = {**os.environ, "COLUMNS": "80"}
     env.pop("FORCE_COLOR", None)
-    listing = subprocess.run([sys.executable, "-m", "gtnbench", "list"], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=120, check=True).stdout  # fmt: skip
+    listing = subprocess.run(
+        [sys.executable, "-m", "gtnbench", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     found = [line.split("│")[1].strip() for line in listing.splitlines() if "mnist-teachers" in line]
     assert found == ["mnist-teachers"]

@@ -6,17 +6,22 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from gtnbench import plan, runner
 from gtnbench.cli import main
 from gtnbench.errors import GtnbenchError
+from gtnbench.perf import costs, plan
+from gtnbench.run import runner
+from gtnbench.run.budget import Budget, parse_duration
 from gtnbench.store import read_run
-from gtnbench.suite import bundled_suite_dir, expand, load_suite, parse_suite
+from gtnbench.suite.files import bundled_suite_dir, load_suite, parse_suite
+from gtnbench.suite.trials import expand
 from tests.conftest import TINY_SUITE
 from tests.test_nb201_suite import SUITE as NAS_SUITE
 from tests.test_small_set_suites import BASE as SET_SUITE
 
 QUIET = Console(quiet=True)
-GTN_SUITE = TINY_SUITE.replace("[scales.smoke]", """[methods.gtn]
+GTN_SUITE = TINY_SUITE.replace(
+    "[scales.smoke]",
+    """[methods.gtn]
 kind = "gtn"
 inner_steps = 2
 batch_size = 8
@@ -26,7 +31,8 @@ validate_every = 2
 eval_learners = 1
 generator = { noise_dim = 4, hidden = 8, channels = [4, 2] }
 
-[scales.smoke]""")
+[scales.smoke]""",
+)
 
 
 def test_every_trial_of_the_bundled_kinds_is_counted_in_units(tmp_path):
@@ -62,7 +68,9 @@ def test_every_trial_of_every_bundled_suite_has_an_estimate_at_every_scale(path)
 
 
 def test_a_small_set_is_made_once_and_each_protocol_pays_its_tuned_training(tmp_path):
-    text = SET_SUITE.replace("[methods.gtn]", """[methods.dc-1]
+    text = SET_SUITE.replace(
+        "[methods.gtn]",
+        """[methods.dc-1]
 kind = "dc"
 images_per_class = 1
 iterations = 7
@@ -72,7 +80,8 @@ kind = "coreset"
 images_per_class = 2
 features = { steps = 5, batch_size = 16 }
 
-[methods.gtn]""")
+[methods.gtn]""",
+    )
     config = parse_suite(tmp_path / "s.toml", text + "[scales.smoke]\n").at("smoke")
     sizes = plan.Sizes(1000, 100, 100, (1, 28, 28))
     work = {t.id: plan.trial_work(config, t, sizes).units for t in expand(config)}
@@ -98,16 +107,19 @@ def test_sets_from_checkpoints_proxies_taught_by_sets_and_tuning_runs_are_counte
 
     from gtnbench.data.image_set import ImageSet, save_image_set
 
-    saved = save_image_set(ImageSet(torch.zeros(6, 1, 28, 28), torch.tensor([0, 0, 1, 1, 2, 2]), "dm", "mnist", 0),
-                           tmp_path / "set.pt")  # fmt: skip
-    text = SET_SUITE + f"""
+    saved = save_image_set(
+        ImageSet(torch.zeros(6, 1, 28, 28), torch.tensor([0, 0, 1, 1, 2, 2]), "dm", "mnist", 0), tmp_path / "set.pt"
+    )
+    text = (
+        SET_SUITE
+        + f"""
 [methods.loaded]
 kind = "dm"
 checkpoint = "{saved}"
 
 [methods.lost]
 kind = "subset"
-checkpoint = "{tmp_path / 'missing.pt'}"
+checkpoint = "{tmp_path / "missing.pt"}"
 
 [nb201]
 architectures = {{ count = 3 }}
@@ -125,9 +137,10 @@ calibration = {{ count = 2 }}
 [methods.gtn-file]
 kind = "nb201-train"
 teacher = "gtn"
-checkpoint = "{tmp_path / 'gtn.pt'}"
+checkpoint = "{tmp_path / "gtn.pt"}"
 steps = [4]
 """
+    )
     config = parse_suite(tmp_path / "s.toml", text + "[scales.smoke]\n").at("smoke")
     sizes = plan.Sizes(1000, 100, 100, (1, 28, 28))
     work = {t.id: plan.trial_work(config, t, sizes) for t in expand(config)}
@@ -144,22 +157,26 @@ steps = [4]
     assert calibration[cell] == 2 * 2 * (8 + 10)
 
 
-@pytest.mark.parametrize("key", [
-    ("dm", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 2, 4, ("flip",), "real", "feature-map"),
-    ("dm", ("convnet", (4, 4, 4), False, False, None, None), (3, 32, 32), 1, 4, (), "real", "penultimate"),
-    ("plain", ("convnet", (4, 4, 4), False, False, None, None), (1, 28, 28), 8),
-    ("reference-augment", "crop-scale-rotate", (), (1, 28, 28), 8),
-    ("reference-augment", "dsa", ("color", "crop", "flip"), (3, 32, 32), 8),
-    ("dc", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 1, 2, 1, 4, 8, (), "noise"),
-    ("embed", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28)),
-    ("select", "kmeans", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),
-    ("select", "herding", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),
-    ("generate", (8, 4, 8, (4, 2), "full", True), (1, 28, 28)),
-    ("augment", (3, 32, 32), 8),
-    ("cell", "macro", (("channels", 4), ("head_channels", 8)), 4, (3, 32, 32), "running"),
-], ids=lambda key: key[0] + (f"-{key[1]}" if isinstance(key[1], str) else ""))
+@pytest.mark.parametrize(
+    "key",
+    [
+        ("dm", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 2, 4, ("flip",), "real", "feature-map"),
+        ("dm", ("convnet", (4, 4, 4), False, False, None, None), (3, 32, 32), 1, 4, (), "real", "penultimate"),
+        ("plain", ("convnet", (4, 4, 4), False, False, None, None), (1, 28, 28), 8),
+        ("reference-augment", "crop-scale-rotate", (), (1, 28, 28), 8),
+        ("reference-augment", "dsa", ("color", "crop", "flip"), (3, 32, 32), 8),
+        ("dc", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 1, 2, 1, 4, 8, (), "noise"),
+        ("embed", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28)),
+        ("select", "kmeans", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),
+        ("select", "herding", ("mnist-paper", (3, 6), True, False, None, None), (1, 28, 28), 30, 3),
+        ("generate", (8, 4, 8, (4, 2), "full", True), (1, 28, 28)),
+        ("augment", (3, 32, 32), 8),
+        ("cell", "macro", (("channels", 4), ("head_channels", 8)), 4, (3, 32, 32), "running"),
+    ],
+    ids=lambda key: key[0] + (f"-{key[1]}" if isinstance(key[1], str) else ""),
+)
 def test_each_unit_of_work_is_measured_at_its_sizes(key):
-    seconds = plan.measure(key, "cpu")
+    seconds = costs.measure(key, "cpu")
     assert 0 < seconds < 10
 
 
@@ -168,14 +185,29 @@ def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tm
     suite.write_text(GTN_SUITE)
     costs = tmp_path / "costs.json"
     written = tmp_path / "plan.json"
-    assert main(["plan", str(suite), "--scale", "smoke", "--device", "cpu", "--save-costs", str(costs),
-                 "--out", str(written)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "plan",
+                str(suite),
+                "--scale",
+                "smoke",
+                "--device",
+                "cpu",
+                "--save-costs",
+                str(costs),
+                "--out",
+                str(written),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "real-fewstep" in out and "gtn" in out and "all" in out
     as_data = json.loads(written.read_text())
     assert as_data["device"] == "cpu" and as_data["complete"] and as_data["scale"] == "smoke"
     assert as_data["seconds"] > 0 and as_data["seconds"] == pytest.approx(sum(m["seconds"] for m in as_data["methods"]))
-    saved = plan.load_costs(costs)
+    saved = costs.load_costs(costs)
     assert saved.device == "cpu" and len(saved.seconds) >= 4 and all(v > 0 for v in saved.seconds.values())
     assert json.loads(costs.read_text())["precision"]["policy"] == "ieee"
     config = load_suite(suite).at("smoke")
@@ -192,9 +224,11 @@ def test_a_plan_sets_what_a_finished_run_of_the_suite_took_beside_its_estimate(t
     run = tmp_path / "run"
     run.mkdir()
     (run / "manifest.json").write_text(json.dumps({"suite": "tiny", "scale": "smoke", "device_name": "a CPU"}))
-    records = [{"trial": "gtn/steps=2/seed=0", "method": "gtn", "status": "failed", "seconds": 100.0},
-               {"trial": "gtn/steps=2/seed=0", "method": "gtn", "status": "ok", "seconds": 3.0},
-               {"trial": "real-fewstep/steps=4/seed=0", "method": "real-fewstep", "status": "ok", "seconds": 0.5}]
+    records = [
+        {"trial": "gtn/steps=2/seed=0", "method": "gtn", "status": "failed", "seconds": 100.0},
+        {"trial": "gtn/steps=2/seed=0", "method": "gtn", "status": "ok", "seconds": 3.0},
+        {"trial": "real-fewstep/steps=4/seed=0", "method": "real-fewstep", "status": "ok", "seconds": 0.5},
+    ]
     (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert plan.recorded_seconds(records) == {"gtn": 3.0, "real-fewstep": 0.5}  # the retried trial counts once
     out = tmp_path / "plan.json"
@@ -209,11 +243,11 @@ def test_a_bad_costs_file_or_duration_is_one_clear_line(tmp_path):
     bad = tmp_path / "bench.json"
     bad.write_text('{"results": []}')
     with pytest.raises(GtnbenchError, match="not a gtnbench costs file"):
-        plan.load_costs(bad)
-    assert plan.parse_duration("10m") == 600 and plan.parse_duration("1h30m") == 5400 and plan.parse_duration("90") == 90
+        costs.load_costs(bad)
+    assert parse_duration("10m") == 600 and parse_duration("1h30m") == 5400 and parse_duration("90") == 90
     for text in ("ten minutes", "0", "5x"):
         with pytest.raises(GtnbenchError, match="--budget"):
-            plan.parse_duration(text)
+            parse_duration(text)
 
 
 class Clock:
@@ -227,13 +261,13 @@ class Clock:
 def test_the_budget_admits_what_fits_and_learns_from_what_finished():
     trial = expand(parse_suite(Path("t.toml"), TINY_SUITE).at("smoke"))[0]
     clock = Clock()
-    budget = plan.Budget(100, estimate=lambda batch: 30.0, clock=clock)
+    budget = Budget(100, estimate=lambda batch: 30.0, clock=clock)
     assert budget.admit([trial])
     budget.took([{"method": trial.method, "kind": trial.kind, "budget": dict(trial.budget), "seconds": 60.0}])
     clock.now = 50
     assert budget.expected([trial]) == 60.0 and not budget.admit([trial])  # 60 s needed, 50 left
     assert "would need about 60.0 s" in budget.stopped and not budget.admit([trial])
-    spent = plan.Budget(10, clock=clock)
+    spent = Budget(10, clock=clock)
     clock.now += 10
     assert not spent.admit([trial]) and "is spent" in spent.stopped
 
@@ -241,11 +275,11 @@ def test_the_budget_admits_what_fits_and_learns_from_what_finished():
 def test_a_run_stopped_by_its_budget_is_interrupted_and_resumes_to_the_same_records(tiny_suite, tiny_mnist, tmp_path):
     suite = load_suite(tiny_suite)
     clock = Clock()
-    budget = plan.Budget(10, estimate=lambda batch: 4.0, clock=clock)
+    budget = Budget(10, estimate=lambda batch: 4.0, clock=clock)
     admitted = []
 
     def admit(batch):  # every admitted trial takes the estimated 4 s of the fake clock
-        ok = plan.Budget.admit(budget, batch)
+        ok = Budget.admit(budget, batch)
         if ok:
             admitted.append(batch[0].id)
             clock.now += 4
@@ -268,12 +302,44 @@ def test_a_run_stopped_by_its_budget_is_interrupted_and_resumes_to_the_same_reco
 
 def test_run_with_a_budget_from_the_command_line(tiny_suite, tiny_mnist, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
-                 "--out", str(out), "--budget", "0.001s"])  # fmt: skip
+    code = main(
+        [
+            "run",
+            str(tiny_suite),
+            "--scale",
+            "smoke",
+            "--device",
+            "cpu",
+            "--data-root",
+            str(tiny_mnist),
+            "--out",
+            str(out),
+            "--budget",
+            "0.001s",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and "stopped at the budget" in err
     manifest = read_run(out).manifest
     assert manifest["status"] == "interrupted" and read_run(out).records == []
-    assert main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
-                 "--out", str(out), "--resume", "--budget", "1h"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                str(tiny_suite),
+                "--scale",
+                "smoke",
+                "--device",
+                "cpu",
+                "--data-root",
+                str(tiny_mnist),
+                "--out",
+                str(out),
+                "--resume",
+                "--budget",
+                "1h",
+            ]
+        )
+        == 0
+    )
     assert read_run(out).manifest["status"] == "completed" and len(read_run(out).records) == 3

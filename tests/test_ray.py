@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from gtnbench.runner import run_suite
+from gtnbench.run.runner import run_suite
 from gtnbench.store import read_run
-from gtnbench.suite import load_suite
+from gtnbench.suite.files import load_suite
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
-from gtnbench.executors import RayExecutor, RayOptions  # noqa: E402
+from gtnbench.run.executors import RayExecutor, RayOptions  # noqa: E402
 
 QUIET = Console(quiet=True)
 
@@ -53,8 +53,9 @@ def cluster():
 def test_ray_gives_the_same_records_as_in_process(cluster, tiny_suite, tiny_mnist, tmp_path):
     suite = load_suite(tiny_suite)
     local = run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / "local", console=QUIET)
-    remote = run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / "ray", console=QUIET,
-                       executor=RayExecutor(RayOptions()))  # fmt: skip
+    remote = run_suite(
+        suite, "quick", "cpu", tiny_mnist, tmp_path / "ray", console=QUIET, executor=RayExecutor(RayOptions())
+    )
     a = {r["trial"]: r["metrics"] for r in read_run(local.path).records}
     b = {r["trial"]: r["metrics"] for r in read_run(remote.path).records}
     strip = lambda m: {k: v for k, v in m.items() if not k.endswith("seconds")}  # noqa: E731
@@ -81,15 +82,29 @@ def test_a_worker_killed_mid_trial_is_retried_then_recorded_as_failed(cluster, t
     killed: list[int] = []
     killer = threading.Thread(target=_kill_worker_once_a_checkpoint_exists, args=(tmp_path / "run", killed))
     killer.start()
-    summary = run_suite(load_suite(path), "smoke", "cpu", tiny_mnist, tmp_path / "run", console=QUIET,
-                        executor=RayExecutor(RayOptions(max_retries=retries)))  # fmt: skip
+    summary = run_suite(
+        load_suite(path),
+        "smoke",
+        "cpu",
+        tiny_mnist,
+        tmp_path / "run",
+        console=QUIET,
+        executor=RayExecutor(RayOptions(max_retries=retries)),
+    )
     killer.join()
     [record] = read_run(summary.path).records
     assert killed, "the worker finished before it could be killed"
     if retries:
         assert record["status"] == "ok" and record["details"]["resumed_at"]  # resumed from its checkpoint
-        straight = run_suite(load_suite(path), "smoke", "cpu", tiny_mnist, tmp_path / "straight", console=QUIET,
-                             executor=RayExecutor(RayOptions()))  # same workers, same threads  # fmt: skip
+        straight = run_suite(
+            load_suite(path),
+            "smoke",
+            "cpu",
+            tiny_mnist,
+            tmp_path / "straight",
+            console=QUIET,
+            executor=RayExecutor(RayOptions()),
+        )  # same workers, same threads
         [expected] = read_run(straight.path).records
         assert record["details"]["meta_losses"] == expected["details"]["meta_losses"]  # bit for bit on a CPU
     else:

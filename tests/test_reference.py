@@ -67,7 +67,8 @@ def test_the_reference_schedule_divides_the_lr_by_ten_after_half_and_restarts_mo
     assert torch.allclose(lrs, torch.tensor([0.01] * 12 + [0.001] * 3))
     assert momenta[12] == 0 and (momenta[:12] == 0.9).all() and (momenta[13:] == 0.9).all()
     lesson = ReferenceSetTeacher(torch.randn(10, 1, 4, 4), torch.arange(10) % 3, recipe).lesson(
-        15, torch.Generator().manual_seed(0))  # fmt: skip
+        15, torch.Generator().manual_seed(0)
+    )
     sizes = [lesson.batch(t)[0].shape[0] for t in range(15)]
     assert sizes == [4, 4, 2] * 5 and not lesson.uniform and lesson.weight_decay == 5e-4
     assert ReferenceRecipe(epochs=1).drop_step(10) >= ReferenceRecipe(epochs=1).steps(10)  # 2 epochs: no drop
@@ -109,6 +110,7 @@ def test_reference_dsa_is_one_transform_per_batch_with_parameters_per_image_and_
 
 def test_crop_scale_rotate_at_hand_computed_draws():
     image = torch.arange(2 * 28 * 28, dtype=torch.float32).view(1, 2, 28, 28) / 100
+
     def draws(kind, offset=(4, 4), factor=(1.0, 1.0), angle=0):
         factors = torch.tensor([factor], dtype=torch.float64)
         return CropScaleRotate(torch.tensor([kind]), torch.tensor([offset]), factors, torch.tensor([angle]))
@@ -182,13 +184,17 @@ def test_dc_freezes_the_running_estimates_of_batch_norm_and_skips_them_without_b
     matcher.rng.set_state(state)  # the same mixed batch, drawn again
     mixed = torch.cat([m[torch.randperm(len(m), generator=matcher.rng)[:NORM_PER_CLASS]] for m in matcher.by_class])
     first = dataset.train.x[mixed]
-    block = {k[len("features."):]: v for k, v in params.items() if k.startswith(("features.0.", "features.1."))}
+    block = {k[len("features.") :]: v for k, v in params.items() if k.startswith(("features.0.", "features.1."))}
     conv = functional_call(network.features[:2], block, (first,))
     assert torch.allclose(stats[0], 0.1 * conv.mean(dim=(0, 2, 3)), atol=1e-6)  # from 0, weight 0.1 on the batch
     matcher.train_network(network, params, 1)  # training steps move the estimates too
     assert not torch.equal(matcher.running.stats[0], stats[0])
-    exact = GradientMatching(dataset, LearnerSpec("mnist-paper", (3, 6)),
-                             DCConfig(images_per_class=1, real_per_class=8, bn_stats="batch-mean"), seed=0)
+    exact = GradientMatching(
+        dataset,
+        LearnerSpec("mnist-paper", (3, 6)),
+        DCConfig(images_per_class=1, real_per_class=8, bn_stats="batch-mean"),
+        seed=0,
+    )
     net, p = exact.fresh_network()
     assert torch.allclose(exact.frozen(net, p)[0], 10 * stats[0], atol=1e-5)  # the mixed batch's own mean
     plain = GradientMatching(dataset, CONVNET, config, seed=0)
@@ -218,8 +224,10 @@ def test_one_hot_soft_labels_train_exactly_as_hard_labels():
     softer = tiny_set(soft=0.8 * F.one_hot(hard.labels, 3).float() + 0.2 / 3)
     assert not all(torch.equal(a[name], trained(softer, spec=spec, batch=4)[name]) for name in a)
     recipe = ReferenceRecipe(epochs=1, batch_size=4)
-    lessons = [ReferenceSetTeacher(s.images, t, recipe).lesson(4, torch.Generator().manual_seed(0))
-               for s, t in ((hard, hard.labels), (one_hot, one_hot.soft_labels))]  # fmt: skip
+    lessons = [
+        ReferenceSetTeacher(s.images, t, recipe).lesson(4, torch.Generator().manual_seed(0))
+        for s, t in ((hard, hard.labels), (one_hot, one_hot.soft_labels))
+    ]
     learner = build_learner(CONVNET, (1, 8, 8), 3, seed=0)
     ref_a, ref_b = (train(learner, initial_params(learner), lesson).params for lesson in lessons)
     assert all(torch.equal(ref_a[name], ref_b[name]) for name in ref_a)
@@ -232,8 +240,9 @@ def test_per_image_learning_rates_weight_each_image_of_the_step():
     # lrs (2, 1, 1, ...) on a whole-set batch is image 0 counted twice: the set with image 0 doubled, at lr x 7/6
     base = tiny_set()
     weighted = tiny_set(lrs=torch.tensor([2.0, 1, 1, 1, 1, 1]))
-    doubled = ImageSet(torch.cat([base.images[:1], base.images]), torch.cat([base.labels[:1], base.labels]), "file",
-                       "mnist", 0)  # fmt: skip
+    doubled = ImageSet(
+        torch.cat([base.images[:1], base.images]), torch.cat([base.labels[:1], base.labels]), "file", "mnist", 0
+    )
     a = trained(weighted, lr=0.1, steps=1)
     b = trained(doubled, lr=0.1 * 7 / 6, steps=1)
     assert all(torch.allclose(a[name], b[name], atol=1e-6) for name in a)

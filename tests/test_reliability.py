@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from gtnbench.errors import GtnbenchError
 from gtnbench.store import read_run
-from gtnbench.suite import parse_suite
+from gtnbench.suite.files import parse_suite
 from tests.conftest import REPO, TINY_SUITE, make_mnist
 
 if sys.version_info >= (3, 11):
@@ -55,13 +55,51 @@ def test_any_bytes_load_cleanly(data):
     loads_cleanly(data)
 
 
-KEYS = ["name", "dataset", "seeds", "learner", "methods", "scales", "smoke", "quick", "paper", "kind", "steps", "lr",
-        "momentum", "schedule", "widths", "inner_steps", "curriculum", "nb201", "architectures", "count", "epochs",
-        "expect", "tolerances", "real", "gtn", "nb201-train", "claims", "default_scale", "weight_norm", "a\nb", ""]
-SCALARS = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=True), st.booleans(), st.text(max_size=12),
-                    st.sampled_from(["mnist", "cifar10", "real", "gtn", "full", "none", "smoke", "linear", "C1"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner,
-                                                                                           max_size=5), max_leaves=20)
+KEYS = [
+    "name",
+    "dataset",
+    "seeds",
+    "learner",
+    "methods",
+    "scales",
+    "smoke",
+    "quick",
+    "paper",
+    "kind",
+    "steps",
+    "lr",
+    "momentum",
+    "schedule",
+    "widths",
+    "inner_steps",
+    "curriculum",
+    "nb201",
+    "architectures",
+    "count",
+    "epochs",
+    "expect",
+    "tolerances",
+    "real",
+    "gtn",
+    "nb201-train",
+    "claims",
+    "default_scale",
+    "weight_norm",
+    "a\nb",
+    "",
+]
+SCALARS = st.one_of(
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.sampled_from(["mnist", "cifar10", "real", "gtn", "full", "none", "smoke", "linear", "C1"]),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5),
+    max_leaves=20,
+)
 
 
 @FUZZ
@@ -115,16 +153,30 @@ def test_mutated_bundled_suites_load_cleanly(path, rng, replacement):
 
 # -- kill and resume -------------------------------------------------------------------------------
 def _gtnbench(*args, cwd, env, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "gtnbench", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_kill_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path):
     root = make_mnist(tmp_path / "data", train=300, test=60)
     suite = tmp_path / "tiny.toml"
-    suite.write_text(TINY_SUITE.replace("seeds = [0, 1]", "seeds = [0, 1, 2]").replace("steps = [2, 4]", "steps = [2, 4, 8]"))
-    env = {**os.environ, "GTNBENCH_VERIFY": "0", "GTNBENCH_DATA": str(root), "GTNBENCH_CACHE": str(tmp_path / "c"),
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    suite.write_text(
+        TINY_SUITE.replace("seeds = [0, 1]", "seeds = [0, 1, 2]").replace("steps = [2, 4]", "steps = [2, 4, 8]")
+    )
+    env = {
+        **os.environ,
+        "GTNBENCH_VERIFY": "0",
+        "GTNBENCH_DATA": str(root),
+        "GTNBENCH_CACHE": str(tmp_path / "c"),
+        "OMP_NUM_THREADS": "1",
+    }
     reference = tmp_path / "reference"
     assert _gtnbench("run", str(suite), "--scale", "quick", "--out", str(reference), cwd=tmp_path, env=env).wait() == 0
     expected = {r["trial"]: r["metrics"]["test_acc"] for r in read_run(reference).records}
@@ -190,5 +242,7 @@ def test_unwritable_output_is_one_clear_error(tmp_path):
     env = {**os.environ, "GTNBENCH_VERIFY": "0", "GTNBENCH_DATA": str(root), "GTNBENCH_CACHE": str(tmp_path / "c")}
     done = _gtnbench("run", str(suite), "--out", str(blocker / "run"), cwd=tmp_path, env=env)
     message = done.communicate()[1]
-    assert done.returncode == 2 and "cannot create the run directory" in message and len(message.strip().splitlines()) == 1
+    assert (
+        done.returncode == 2 and "cannot create the run directory" in message and len(message.strip().splitlines()) == 1
+    )
     assert blocker.read_text() == "not a folder"

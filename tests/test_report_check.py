@@ -3,9 +3,9 @@ import copy
 import pytest
 
 from gtnbench import claims
-from gtnbench.analysis import cells, latest_records
-from gtnbench.check import check_expectations, compare
-from gtnbench.report import write_report
+from gtnbench.analysis.records import cells, latest_records
+from gtnbench.analysis.regression import check_expectations, compare
+from gtnbench.report.summary import write_report
 from gtnbench.store import RunContents
 
 
@@ -17,16 +17,34 @@ def bundled_protocols_hash_to_h(monkeypatch):
 
 def record(method, kind, steps, seed, acc, scale="paper", dataset="mnist", **details):
     return {
-        "trial": f"{method}/steps={steps}/seed={seed}", "method": method, "kind": kind, "seed": seed,
-        "budget": {"steps": steps}, "suite": "s", "scale": scale, "config_hash": "h", "dataset": dataset,
-        "status": "ok", "metrics": {"test_acc": acc, "val_acc": acc - 0.01, "train_seconds": 0.1},
-        "details": {"steps": steps, **details}, "device_name": "test device",
-    }  # fmt: skip
+        "trial": f"{method}/steps={steps}/seed={seed}",
+        "method": method,
+        "kind": kind,
+        "seed": seed,
+        "budget": {"steps": steps},
+        "suite": "s",
+        "scale": scale,
+        "config_hash": "h",
+        "dataset": dataset,
+        "status": "ok",
+        "metrics": {"test_acc": acc, "val_acc": acc - 0.01, "train_seconds": 0.1},
+        "details": {"steps": steps, **details},
+        "device_name": "test device",
+    }
 
 
 def manifest(dataset="mnist"):
-    return {"suite": "s", "config_hash": "h", "scale": "paper", "dataset": dataset, "device_name": "test device", "code_version": "0",
-            "versions": {"torch": "x"}, "status": "completed", "config": {"claims": ["C1", "C2"]}}  # fmt: skip
+    return {
+        "suite": "s",
+        "config_hash": "h",
+        "scale": "paper",
+        "dataset": dataset,
+        "device_name": "test device",
+        "code_version": "0",
+        "versions": {"torch": "x"},
+        "status": "completed",
+        "config": {"claims": ["C1", "C2"]},
+    }
 
 
 def run_of(records, dataset="mnist", path="run"):
@@ -82,7 +100,7 @@ def gtn(acc, seed=0, scale="paper"):
 
 
 def test_per_method_tolerances_override_the_defaults():
-    from gtnbench.suite import Tolerances
+    from gtnbench.suite.config import Tolerances
 
     tolerances = Tolerances.model_validate({"test_acc": 0.01, "methods": {"gtn": {"test_acc": 0.05}}})
     reference = [record("real", "real", 32, 0, 0.90), gtn(0.90)]
@@ -94,7 +112,10 @@ def test_per_method_tolerances_override_the_defaults():
 
 
 def test_expectations_bound_every_record_and_fail_without_records():
-    records = [dict(gtn(0.8), metrics={"gain_over_untrained": 0.3}), dict(gtn(0.8, 1), metrics={"gain_over_untrained": 0.1})]
+    records = [
+        dict(gtn(0.8), metrics={"gain_over_untrained": 0.3}),
+        dict(gtn(0.8, 1), metrics={"gain_over_untrained": 0.1}),
+    ]
     [result] = check_expectations(records, [{"method": "gtn", "metric": "gain_over_untrained", "min": 0.2}])
     assert not result.passed and result.values == [0.3, 0.1]
     [result] = check_expectations(records[:1], [{"method": "gtn", "metric": "gain_over_untrained", "min": 0.2}])
@@ -110,8 +131,6 @@ def test_a_reference_of_another_configuration_fails_the_check():
     assert not result.passed and "regenerate" in result.config_mismatch
 
 
-
-
 def test_n6_report_and_check_agree_on_adversarial_nas_records(tmp_path):
     """REVIEW N6: the report printed a "(claim C6)" speed-up and a "(claim C8)" budget grid from superseded code
     beside `check`'s figures, and showed a NaN real-data curve as "never reached". Now every figure under a
@@ -123,10 +142,16 @@ def test_n6_report_and_check_agree_on_adversarial_nas_records(tmp_path):
     from tests.test_claims import nas_run
 
     records = nas_run(gtn_noise=0.8, n_seeds=2)
-    nan_curve = [dict(r, details={**r["details"], "scores": {k: math.nan for k in r["details"]["scores"]}})
-                 if r["method"] == "real" else r for r in records]  # fmt: skip
-    config = {"claims": ["C6", "C7", "C8"], "nas": {"space": "nb201", "ground_truth": "cifar10_test_acc_hp200_mean",
-                                                     "bootstrap": 200, "search_seeds": 10}}  # fmt: skip
+    nan_curve = [
+        dict(r, details={**r["details"], "scores": {k: math.nan for k in r["details"]["scores"]}})
+        if r["method"] == "real"
+        else r
+        for r in records
+    ]
+    config = {
+        "claims": ["C6", "C7", "C8"],
+        "nas": {"space": "nb201", "ground_truth": "cifar10_test_acc_hp200_mean", "bootstrap": 200, "search_seeds": 10},
+    }
     for case, data in (("normal", records), ("nan", nan_curve)):
         run = RunContents(Path(case), {**manifest("cifar10"), "config": config}, data, b"")
         report = write_report([run], tmp_path / case)

@@ -6,14 +6,16 @@ import pandas as pd
 import pytest
 
 import gtnbench
+from gtnbench.analysis.frames import RESULT_COLUMNS, load_curves, load_results, load_trials
 from gtnbench.cli import main
-from gtnbench.results import RESULT_COLUMNS, load_curves, load_results, load_trials
 from tests.runs import make_run
 
 
 def test_import_gtnbench_stays_light():
     code = "import sys, gtnbench; assert 'pandas' not in sys.modules and 'torch' not in sys.modules; print('ok')"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False).stdout.strip() == "ok"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False).stdout.strip() == "ok"
+    )
     assert gtnbench.load_results is load_results
 
 
@@ -27,9 +29,20 @@ def test_one_row_per_trial_and_metric_with_provenance(tmp_path):
     record = next(r for r in records if r["trial"] == "real-fewstep/steps=8/seed=1")
     assert row.value == record["metrics"]["test_acc"]
     assert (row.suite, row.scale, row.method, row.kind, row.seed, row.budget, row.steps) == (
-        "tiny-run", "smoke", "real-fewstep", "real", 1, "steps=8", 8)  # fmt: skip
+        "tiny-run",
+        "smoke",
+        "real-fewstep",
+        "real",
+        1,
+        "steps=8",
+        8,
+    )
     assert (row.code_version, row.config_hash, row.device, row.dataset_label) == (
-        "0.1.0+gabc", record["config_hash"], "cpu", "MNIST")  # fmt: skip
+        "0.1.0+gabc",
+        record["config_hash"],
+        "cpu",
+        "MNIST",
+    )
     means = frame[frame.metric == "test_acc"].groupby(["method_label", "steps"])["value"].mean()
     assert set(means.index) == {("real-fewstep", 4), ("real-fewstep", 8), ("gtn", 8)}
 
@@ -53,21 +66,52 @@ def test_nas_proxies_become_one_row_per_proxy(tmp_path):
     run = make_run(tmp_path / "run")
     base = json.loads((run / "records.jsonl").read_text().splitlines()[0])
     nas = [
-        {**base, "trial": "real/arch=5/seed=0", "method": "real", "kind": "nb201-train", "arch": 5, "budget": {},
-         "metrics": {"score": 0.3, "seconds": 2.0},
-         "details": {"scores": {"8": 0.2, "16": 0.3}, "seconds": {"8": 1.0, "16": 2.0}, "teacher": "real"}},
-        {**base, "trial": "free/arch=5/seed=0", "method": "free", "kind": "nb201-free", "arch": 5, "budget": {},
-         "metrics": {"naswot_seconds": 0.1}, "details": {"scores": {"naswot": 310.0}, "seconds": {"naswot": 0.1}}},
-        {**base, "trial": "hp12/seed=0", "method": "hp12", "kind": "nb201-table", "arch": None, "budget": {},
-         "metrics": {}, "details": {"scores": {"5": 81.5, "9": 70.1}, "steps": 2352}},
-    ]  # fmt: skip
+        {
+            **base,
+            "trial": "real/arch=5/seed=0",
+            "method": "real",
+            "kind": "nb201-train",
+            "arch": 5,
+            "budget": {},
+            "metrics": {"score": 0.3, "seconds": 2.0},
+            "details": {"scores": {"8": 0.2, "16": 0.3}, "seconds": {"8": 1.0, "16": 2.0}, "teacher": "real"},
+        },
+        {
+            **base,
+            "trial": "free/arch=5/seed=0",
+            "method": "free",
+            "kind": "nb201-free",
+            "arch": 5,
+            "budget": {},
+            "metrics": {"naswot_seconds": 0.1},
+            "details": {"scores": {"naswot": 310.0}, "seconds": {"naswot": 0.1}},
+        },
+        {
+            **base,
+            "trial": "hp12/seed=0",
+            "method": "hp12",
+            "kind": "nb201-table",
+            "arch": None,
+            "budget": {},
+            "metrics": {},
+            "details": {"scores": {"5": 81.5, "9": 70.1}, "steps": 2352},
+        },
+    ]
     (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in nas))
     frame = load_results(run)
     scores = frame[frame.metric == "score"].set_index(["proxy", "arch"])["value"]
-    assert scores.to_dict() == {("real@8", 5): 0.2, ("real@16", 5): 0.3, ("free:naswot", 5): 310.0,
-                                ("hp12", 5): 81.5, ("hp12", 9): 70.1}  # fmt: skip
+    assert scores.to_dict() == {
+        ("real@8", 5): 0.2,
+        ("real@16", 5): 0.3,
+        ("free:naswot", 5): 310.0,
+        ("hp12", 5): 81.5,
+        ("hp12", 9): 70.1,
+    }
     assert frame[frame.metric == "seconds"].set_index("proxy")["value"].to_dict() == {
-        "real@8": 1.0, "real@16": 2.0, "free:naswot": 0.1}  # fmt: skip
+        "real@8": 1.0,
+        "real@16": 2.0,
+        "free:naswot": 0.1,
+    }
 
 
 def test_curves_and_trials_are_companion_frames(tmp_path):

@@ -5,11 +5,13 @@ import time
 import pytest
 from rich.console import Console
 
-from gtnbench import methods, runner
+from gtnbench import methods
 from gtnbench.cli import main
 from gtnbench.errors import StoreError
+from gtnbench.run import batch, runner
 from gtnbench.store import read_run
-from gtnbench.suite import expand, load_suite
+from gtnbench.suite.files import load_suite
+from gtnbench.suite.trials import expand
 
 QUIET = Console(quiet=True)
 
@@ -64,14 +66,27 @@ def test_interrupt_then_resume_finishes_without_duplicates(tiny_suite, tiny_mnis
     assert summary.done_before == 1 and read_run(tmp_path / "run").manifest["status"] == "completed"
 
 
-def test_an_interrupted_command_says_so_in_one_line_and_keeps_what_it_wrote(tiny_suite, tiny_mnist, tmp_path,
-                                                                              monkeypatch, capsys):  # fmt: skip
+def test_an_interrupted_command_says_so_in_one_line_and_keeps_what_it_wrote(
+    tiny_suite, tiny_mnist, tmp_path, monkeypatch, capsys
+):
     def interrupted(trial, method, context):
         raise KeyboardInterrupt  # what Ctrl-C or `timeout -s INT` raises
 
     monkeypatch.setitem(methods.TRIAL_FUNCTIONS, "real", interrupted)
-    code = main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
-                 "--out", str(tmp_path / "run")])  # fmt: skip
+    code = main(
+        [
+            "run",
+            str(tiny_suite),
+            "--scale",
+            "smoke",
+            "--device",
+            "cpu",
+            "--data-root",
+            str(tiny_mnist),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 130 and "interrupted" in err and "--resume" in err and "Traceback" not in err
     assert read_run(tmp_path / "run").manifest["status"] == "interrupted"
@@ -81,7 +96,7 @@ def test_an_interrupted_command_says_so_in_one_line_and_keeps_what_it_wrote(tiny
         time.sleep(5)
 
     before = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr("gtnbench.doctor.run_checks", terminated)
+    monkeypatch.setattr("gtnbench.perf.doctor.run_checks", terminated)
     assert main(["doctor", "--device", "cpu"]) == 130  # any command: one line, no traceback
     assert capsys.readouterr().err.strip() == "gtnbench doctor: interrupted"
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is main()'s only while it runs
@@ -107,8 +122,9 @@ def test_a_failing_trial_is_recorded_and_the_run_goes_on(tiny_suite, tiny_mnist,
     # record supersedes the failed one (which stays in the file)
     assert run(tiny_suite, tiny_mnist, summary.path, resume=True).done_before == 3
     monkeypatch.setitem(methods.TRIAL_FUNCTIONS, "real", real)
-    retried = runner.run_suite(load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, summary.path, True, QUIET,
-                               retry_failed=True)  # fmt: skip
+    retried = runner.run_suite(
+        load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, summary.path, True, QUIET, retry_failed=True
+    )
     contents = read_run(summary.path)
     assert (retried.ok, retried.done_before) == (1, 2) and contents.manifest["status"] == "completed"
     assert [r["status"] for r in contents.records if r["method"] == "real-epochs"] == ["failed", "ok"]
@@ -130,12 +146,14 @@ def test_missing_data_fails_before_a_run_directory_is_made(tiny_suite, tmp_path,
 
 
 def test_shards_merge_into_the_whole_run(tiny_suite, tiny_mnist, tmp_path):
-    from gtnbench.merge import merge_runs
+    from gtnbench.run.merge import merge_runs
 
     suite = load_suite(tiny_suite)
     whole = runner.run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / "whole", console=QUIET)
-    shards = [runner.run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / f"shard{i}", console=QUIET, shard=(i, 2))
-              for i in range(2)]  # fmt: skip
+    shards = [
+        runner.run_suite(suite, "quick", "cpu", tiny_mnist, tmp_path / f"shard{i}", console=QUIET, shard=(i, 2))
+        for i in range(2)
+    ]
     sizes = [len(read_run(s.path).records) for s in shards]
     assert sizes == [3, 3] and read_run(shards[1].path).manifest["shard"] == "1/2"
     merged = merge_runs([s.path for s in shards] + [shards[0].path], tmp_path / "merged")  # shard 0 twice: duplicates
@@ -149,7 +167,7 @@ def test_shards_merge_into_the_whole_run(tiny_suite, tiny_mnist, tmp_path):
 def test_merge_refuses_other_configurations_and_conflicting_records(tiny_suite, tiny_mnist, tmp_path):
     import json
 
-    from gtnbench.merge import merge_runs
+    from gtnbench.run.merge import merge_runs
 
     suite = load_suite(tiny_suite)
     smoke = runner.run_suite(suite, "smoke", "cpu", tiny_mnist, tmp_path / "smoke", console=QUIET)
@@ -171,7 +189,7 @@ def test_merge_refuses_other_configurations_and_conflicting_records(tiny_suite, 
 def test_batches_group_cells_of_one_method_and_seed():
     from pathlib import Path
 
-    from gtnbench.suite import parse_suite
+    from gtnbench.suite.files import parse_suite
 
     text = """
 name = "b"
@@ -190,7 +208,7 @@ kind = "nb201-free"
 [scales.smoke]
 """
     config = parse_suite(Path("b.toml"), text).at()
-    batches = runner.plan_batches(config, expand(config))
+    batches = batch.plan_batches(config, expand(config))
     sizes = [(b[0].method, len(b)) for b in batches]
     assert [n for m, n in sizes if m == "real"] == [2, 2, 1, 2, 2, 1]  # 5 cells per seed, in pairs
     assert all(n == 1 for m, n in sizes if m == "free")

@@ -8,14 +8,15 @@ import pytest
 import torch
 from rich.console import Console
 
-from gtnbench import runner
+from gtnbench.cli.sets import export_set
 from gtnbench.data.datasets import ImageDataset, Split
 from gtnbench.data.image_set import ImageSet
+from gtnbench.data.set_file import brought_counts, read_set_file, write_set_file
 from gtnbench.errors import DataError, StoreError
-from gtnbench.score import export_set, score_suite
-from gtnbench.set_file import brought_counts, read_set_file, write_set_file
+from gtnbench.run import runner
 from gtnbench.store import read_run
-from gtnbench.suite import find_suite, load_suite
+from gtnbench.suite.files import find_suite, load_suite
+from gtnbench.suite.score import score_suite
 
 QUIET = Console(quiet=True)
 
@@ -28,8 +29,14 @@ def dataset() -> ImageDataset:
 
 def fields(count=20, **changes):
     g = torch.Generator().manual_seed(1)
-    out = {"images": torch.randn(count, 1, 28, 28, generator=g), "labels": torch.arange(count) % 10, "method": "dm",
-           "dsa": ["crop", "scale"], "seconds": 12.5, "flops": 10**9}  # fmt: skip
+    out = {
+        "images": torch.randn(count, 1, 28, 28, generator=g),
+        "labels": torch.arange(count) % 10,
+        "method": "dm",
+        "dsa": ["crop", "scale"],
+        "seconds": 12.5,
+        "flops": 10**9,
+    }
     out.update(changes)
     return {k: v for k, v in out.items() if v is not None}
 
@@ -65,27 +72,38 @@ def test_soft_labels_and_per_image_learning_rates_are_read_and_written_back(tmp_
         assert torch.equal(again.lrs, brought.image_set.lrs) and torch.equal(again.images, brought.image_set.images)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"images": torch.randn(20, 28, 28, 1)}, r"images: shape \[20, 28, 28, 1\], expected \[N, 1, 28, 28\] for MNIST "
-                                              r"\(channels last"),
-    ({"images": torch.randn(20, 784)}, r"images: 2-d \[20, 784\], expected \[N, 1, 28, 28\] \(NCHW\)"),
-    ({"images": torch.randint(0, 255, (20, 1, 28, 28), dtype=torch.uint8)}, "uint8 values; a set file holds float"),
-    ({"images": torch.full((20, 1, 28, 28), float("nan"))}, r"images: NaN or infinite values \(first in image 0\)"),
-    ({"images": 255 * torch.rand(20, 1, 28, 28)}, r"not normalised pixels \(0-255 values\?\).*mean 0.1307, std 0.3081"),
-    ({"images": torch.rand(20, 1, 28, 28)}, r"every value lies in \[0, 1\]"),
-    ({"images": torch.rand(20, 1, 28, 28) + 0.5, "pixels": "unit"}, r"pixels = 'unit' means \[0, 1\]"),
-    ({"labels": torch.arange(19) % 10}, "labels: 19 label.s. for 20 images"),
-    ({"labels": torch.full((20, 9), 1 / 9)}, "soft labels over 9 classes; the data set has 10"),
-    ({"labels": torch.full((20, 10), 0.2)}, "rows must sum to 1; row 0 sums to 2"),
-    ({"labels": torch.arange(20) % 9}, r"class\(es\) 9 have no image"),
-    ({"labels": torch.arange(20) % 10 + 1}, "class indices from 1 to 10; the data set has classes 0..9"),
-    ({"images": torch.randn(41, 1, 28, 28), "labels": torch.arange(41) % 10}, "41 images, more than the 40 of MNIST's "
-                                                                             "training split"),
-    ({"lrs": torch.zeros(20)}, "lrs: learning rates must be finite and positive"),
-    ({"dsa": ["twirl"]}, "dsa: a list of DSA transforms"),
-    ({"colour": "red"}, r"unknown field\(s\) colour"),
-    ({"dataset": "cifar10"}, "made on cifar10, not on MNIST"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"images": torch.randn(20, 28, 28, 1)},
+            r"images: shape \[20, 28, 28, 1\], expected \[N, 1, 28, 28\] for MNIST "
+            r"\(channels last",
+        ),
+        ({"images": torch.randn(20, 784)}, r"images: 2-d \[20, 784\], expected \[N, 1, 28, 28\] \(NCHW\)"),
+        ({"images": torch.randint(0, 255, (20, 1, 28, 28), dtype=torch.uint8)}, "uint8 values; a set file holds float"),
+        ({"images": torch.full((20, 1, 28, 28), float("nan"))}, r"images: NaN or infinite values \(first in image 0\)"),
+        (
+            {"images": 255 * torch.rand(20, 1, 28, 28)},
+            r"not normalised pixels \(0-255 values\?\).*mean 0.1307, std 0.3081",
+        ),
+        ({"images": torch.rand(20, 1, 28, 28)}, r"every value lies in \[0, 1\]"),
+        ({"images": torch.rand(20, 1, 28, 28) + 0.5, "pixels": "unit"}, r"pixels = 'unit' means \[0, 1\]"),
+        ({"labels": torch.arange(19) % 10}, "labels: 19 label.s. for 20 images"),
+        ({"labels": torch.full((20, 9), 1 / 9)}, "soft labels over 9 classes; the data set has 10"),
+        ({"labels": torch.full((20, 10), 0.2)}, "rows must sum to 1; row 0 sums to 2"),
+        ({"labels": torch.arange(20) % 9}, r"class\(es\) 9 have no image"),
+        ({"labels": torch.arange(20) % 10 + 1}, "class indices from 1 to 10; the data set has classes 0..9"),
+        (
+            {"images": torch.randn(41, 1, 28, 28), "labels": torch.arange(41) % 10},
+            "41 images, more than the 40 of MNIST's training split",
+        ),
+        ({"lrs": torch.zeros(20)}, "lrs: learning rates must be finite and positive"),
+        ({"dsa": ["twirl"]}, "dsa: a list of DSA transforms"),
+        ({"colour": "red"}, r"unknown field\(s\) colour"),
+        ({"dataset": "cifar10"}, "made on cifar10, not on MNIST"),
+    ],
+)
 def test_a_bad_set_file_is_refused_in_one_line_naming_the_file_and_the_problem(tmp_path, changes, message):
     path = saved(tmp_path, **changes)
     with pytest.raises(DataError, match=message) as error:
@@ -119,8 +137,9 @@ def test_score_refuses_a_bad_file_in_one_line_and_writes_nothing(tmp_path, tiny_
 def test_the_generated_suite_scores_the_set_beside_its_baselines_and_as_a_nas_proxy_on_cifar10(tmp_path):
     image_set = ImageSet(torch.randn(30, 3, 32, 32), torch.arange(30) % 10, "dm", "cifar10", 0)
     g = torch.Generator().manual_seed(0)
-    cifar = ImageDataset("cifar10", *(Split(torch.randn(50, 3, 32, 32, generator=g), torch.arange(50) % 10),) * 3,
-                         10, 0)  # fmt: skip
+    cifar = ImageDataset(
+        "cifar10", *(Split(torch.randn(50, 3, 32, 32, generator=g), torch.arange(50) % 10),) * 3, 10, 0
+    )
     path = write_set_file(image_set, tmp_path / "dm.npz", {"method": "dm", "dsa": ["color", "crop"]})
     suite = score_suite(path, read_set_file(path, cifar), "cifar10", "smoke")
     config = suite.at("smoke")
@@ -178,8 +197,9 @@ def test_a_set_exported_and_scored_from_its_file_gets_the_teachers_runs_numbers(
     """The held-out test of the file path: the built-in path and `gtnbench score` are one protocol."""
     suite_path = tmp_path / "tiny-teachers.toml"
     suite_path.write_text(TEACHERS)
-    teachers = runner.run_suite(load_suite(suite_path), "smoke", "cpu", tiny_mnist, tmp_path / "teachers",
-                                console=QUIET)  # fmt: skip
+    teachers = runner.run_suite(
+        load_suite(suite_path), "smoke", "cpu", tiny_mnist, tmp_path / "teachers", console=QUIET
+    )
     records = {r["trial"]: r for r in read_run(teachers.path).records}
     assert all(r["status"] == "ok" for r in records.values()), [r["reason"] for r in records.values()]
     assert records["dm-2/reference_epochs=1/seed=0"]["details"]["augment"] == "dsa"  # a DM set: DSA
@@ -194,8 +214,14 @@ def test_a_set_exported_and_scored_from_its_file_gets_the_teachers_runs_numbers(
     brought = read_set_file(exported, load_dataset("mnist", tiny_mnist))
     assert brought.declared["method"] == "dm" and brought.declared["dsa"] == ["crop", "scale"]
     assert brought.declared["flops"] == records["dm-2/steps=3/seed=1"]["metrics"]["make_flops"]
-    scored = runner.run_suite(score_suite(exported, brought, "mnist", "smoke", str(suite_path), seeds=[1]), "smoke",
-                              "cpu", tiny_mnist, tmp_path / "scored", console=QUIET)  # fmt: skip
+    scored = runner.run_suite(
+        score_suite(exported, brought, "mnist", "smoke", str(suite_path), seeds=[1]),
+        "smoke",
+        "cpu",
+        tiny_mnist,
+        tmp_path / "scored",
+        console=QUIET,
+    )
     again = {r["trial"]: r for r in read_run(scored.path).records}
     assert all(r["status"] == "ok" for r in again.values()), [r["reason"] for r in again.values()]
     for budget in ("steps=3", "epochs=2", "reference_epochs=1"):
@@ -211,7 +237,7 @@ def test_a_set_exported_and_scored_from_its_file_gets_the_teachers_runs_numbers(
     summary = (scored.path / "report" / "summary.md").read_text()
     assert "| set | file | file: dm |" in summary and "(b) reference" in summary
     assert (scored.path / "report" / "teachers_cost_accuracy.png").is_file()
-    from gtnbench.validate import validate_run
+    from gtnbench.analysis.validate import validate_run
 
     problems = validate_run(scored.path)
     assert all("data_verified" in line for line in problems), problems  # fixture data: checksums off

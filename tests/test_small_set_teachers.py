@@ -8,10 +8,10 @@ import math
 import torch
 from rich.console import Console
 
-from gtnbench import runner
+from gtnbench.analysis.rankcorr import collect
 from gtnbench.data.image_set import load_image_set
-from gtnbench.rankcorr import collect
-from gtnbench.report import write_report
+from gtnbench.report.summary import write_report
+from gtnbench.run import runner
 from gtnbench.store import read_run
 from tests.conftest import make_cifar10_jpeg
 
@@ -78,7 +78,7 @@ dsa = ["crop", "scale"]
 def run(tmp_path, root, text=SUITE, name="run"):
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
-    from gtnbench.suite import load_suite
+    from gtnbench.suite.files import load_suite
 
     summary = runner.run_suite(load_suite(path), "smoke", "cpu", root, tmp_path / name, console=QUIET)
     return summary.path, {r["trial"]: r for r in read_run(summary.path).records}
@@ -97,7 +97,9 @@ def test_every_kind_makes_saves_and_scores_its_set_under_both_protocols(tmp_path
         assert image_set.per_class() == made["details"]["set"]["per_class"]
         assert made["details"]["protocol"] == "equal-steps" and made["details"]["steps"] == 3
         size = len(image_set)
-        assert other["details"]["protocol"] == "own-recipe" and other["details"]["steps"] == math.ceil(2 * size / min(16, size))
+        assert other["details"]["protocol"] == "own-recipe" and other["details"]["steps"] == math.ceil(
+            2 * size / min(16, size)
+        )
         for record in (made, other):  # tuned on validation: the chosen configuration is the best one there
             best = max(record["details"]["grid"], key=lambda g: g["val_acc"])
             assert record["details"]["chosen"]["lr"] == best["lr"] and record["details"]["tuned_on"] == "val"
@@ -125,11 +127,18 @@ def test_every_kind_makes_saves_and_scores_its_set_under_both_protocols(tmp_path
 
 
 def test_a_saved_set_loads_by_path_and_teaches_alike_and_a_foreign_one_is_refused(tmp_path, tiny_mnist):
-    first, records = run(tmp_path, tiny_mnist, SUITE.split("[methods.gtn]")[0] + "[methods.subset-2]\nkind = \"subset\"\n"
-                         "images_per_class = 2\n\n[scales.smoke]\n", "first")  # fmt: skip
+    first, records = run(
+        tmp_path,
+        tiny_mnist,
+        SUITE.split("[methods.gtn]")[0] + '[methods.subset-2]\nkind = "subset"\n'
+        "images_per_class = 2\n\n[scales.smoke]\n",
+        "first",
+    )
     saved = first / records["subset-2/steps=3/seed=0"]["details"]["set"]["file"]
-    text = (SUITE.split("[methods.gtn]")[0] + f'[methods.again]\nkind = "subset"\ncheckpoint = "{saved}"\n\n'
-            f'[methods.wrong]\nkind = "dc"\ncheckpoint = "{saved}"\n\n[scales.smoke]\n')  # fmt: skip
+    text = (
+        SUITE.split("[methods.gtn]")[0] + f'[methods.again]\nkind = "subset"\ncheckpoint = "{saved}"\n\n'
+        f'[methods.wrong]\nkind = "dc"\ncheckpoint = "{saved}"\n\n[scales.smoke]\n'
+    )
     _, again = run(tmp_path, tiny_mnist, text, "again")
     loaded = again["again/steps=3/seed=0"]
     assert loaded["details"]["source"] == "checkpoint" and loaded["details"]["checkpoint"] == str(saved)

@@ -105,8 +105,12 @@ def test_cost_correlations_on_all_macro_architectures_match_the_readme():
 def test_training_free_sample_scores_each_sampled_architecture():
     x = torch.randn(8, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     result = training_free_sample(SPACES["macro"], 6, x, seed=2, channels=4, head_channels=8)
-    assert result.indices == SPACES["macro"].sample(6, seed=2) and set(result.scores) == {"flops", "params", "naswot",
-                                                                                           "synflow"}  # fmt: skip
+    assert result.indices == SPACES["macro"].sample(6, seed=2) and set(result.scores) == {
+        "flops",
+        "params",
+        "naswot",
+        "synflow",
+    }
     assert np.all(np.isfinite(result.scores["naswot"])) and np.all(result.scores["synflow"] > 0)
     again = training_free_sample(SPACES["macro"], 6, x, seed=2, channels=4, head_channels=8)
     assert all(np.array_equal(again.scores[k], v) for k, v in result.scores.items())
@@ -126,8 +130,9 @@ def test_image_batch_is_seeded_and_shrunk(tiny_cifar):
 
 def gtnbench(*args, cwd):
     env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gtnbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_nas_show_prints_arch_ground_truth_and_built_parameters(tmp_path):

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from gtnbench.errors import SuiteError
-from gtnbench.suite import expand, find_suite, load_suite, parse_suite, suite_paths
+from gtnbench.suite.files import find_suite, load_suite, parse_suite, suite_paths
+from gtnbench.suite.trials import expand
 from tests.conftest import REPO, TINY_SUITE
 
 
@@ -48,7 +49,7 @@ def test_not_utf8():
 
 
 def test_unknown_key_is_named():
-    message = error_of(TINY_SUITE.replace('batch_size = 16', 'batch_size = 16\nlearning_rate = 0.1'))
+    message = error_of(TINY_SUITE.replace("batch_size = 16", "batch_size = 16\nlearning_rate = 0.1"))
     assert message == "s.toml: methods.real-fewstep.learning_rate: unknown key"
 
 
@@ -108,3 +109,20 @@ def test_every_bundled_suite_is_valid_at_every_scale():
         suite = load_suite(path)
         for scale in suite.scales:
             assert expand(suite.at(scale)), f"{path.name} at {scale} has no trials"
+
+
+def test_every_prerequisite_is_a_trial_of_its_suite_that_comes_first():
+    """prerequisites builds the trials a trial needs from the configuration, without expanding the suite: they
+    are the suite's own trials, earlier in its order, at every scale of every bundled suite."""
+    from gtnbench.suite.files import bundled_suite_dir, load_suite
+    from gtnbench.suite.trials import expand, prerequisites
+
+    for path in sorted(bundled_suite_dir().glob("*.toml")):
+        suite = load_suite(path)
+        for scale in suite.scales:
+            config = suite.at(scale)
+            trials = expand(config)
+            order = {t.id: i for i, t in enumerate(trials)}
+            for trial in trials:
+                for source in prerequisites(config, trial):
+                    assert source.id in order and order[source.id] < order[trial.id], (path.name, scale, trial.id)

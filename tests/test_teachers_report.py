@@ -1,22 +1,36 @@
 """The small-set teachers table on synthetic records: cost and label regime beside every accuracy, intervals over
 seeds, and a set below its random subset flagged where it is, not buried."""
 
-from gtnbench.teachers_report import BELOW, plot_cost_accuracy, set_rows, small_sets_markdown
+from gtnbench.report.teachers import BELOW, plot_cost_accuracy, set_rows, small_sets_markdown
 
 
 def record(method, kind, seed, protocol, acc, images=100, cost=None, labels="hard"):
-    budget = {"equal-steps": {"steps": 32}, "own-recipe": {"epochs": 300},
-              "reference": {"reference_epochs": 1000}}[protocol]  # fmt: skip
-    details = {"protocol": protocol, "protocol_config": {"steps": 32, "batch_size": 128, "epochs": 300},
-               "set": {"method": kind, "images": images, "per_class": [images // 10] * 10, "labels": labels},
-               "chosen": {"lr": 0.1, "momentum": 0.9, "schedule": "constant"}}  # fmt: skip
+    budget = {"equal-steps": {"steps": 32}, "own-recipe": {"epochs": 300}, "reference": {"reference_epochs": 1000}}[
+        protocol
+    ]
+    details = {
+        "protocol": protocol,
+        "protocol_config": {"steps": 32, "batch_size": 128, "epochs": 300},
+        "set": {"method": kind, "images": images, "per_class": [images // 10] * 10, "labels": labels},
+        "chosen": {"lr": 0.1, "momentum": 0.9, "schedule": "constant"},
+    }
     metrics = {"test_acc": acc}
     if cost is not None:
         details["cost"] = cost
         metrics["make_seconds"] = cost["seconds"]
-    return {"trial": f"{method}/{budget}/seed={seed}", "method": method, "kind": kind, "seed": seed, "budget": budget,
-            "suite": "s", "scale": "paper", "dataset": "mnist", "status": "ok", "metrics": metrics,
-            "details": details}  # fmt: skip
+    return {
+        "trial": f"{method}/{budget}/seed={seed}",
+        "method": method,
+        "kind": kind,
+        "seed": seed,
+        "budget": budget,
+        "suite": "s",
+        "scale": "paper",
+        "dataset": "mnist",
+        "status": "ok",
+        "metrics": metrics,
+        "details": details,
+    }
 
 
 def records():
@@ -24,13 +38,16 @@ def records():
     for seed in (0, 1, 2):
         made = {"source": "made here", "seconds": 100.0 + seed, "flops": 2e12, "device": "cuda"}
         free = {"source": "made here", "seconds": 0.0, "flops": 0, "device": "cuda"}
-        for protocol, (subset, dm, herding) in {"equal-steps": (0.80, 0.70, 0.85),
-                                                "reference": (0.85, 0.90, 0.86)}.items():  # fmt: skip
+        for protocol, (subset, dm, herding) in {
+            "equal-steps": (0.80, 0.70, 0.85),
+            "reference": (0.85, 0.90, 0.86),
+        }.items():
             first = protocol == "equal-steps"
-            out += [record("subset-10", "subset", seed, protocol, subset + 0.01 * seed, cost=free if first else None),
-                    record("dm-10", "dm", seed, protocol, dm + 0.01 * seed, cost=made if first else None,
-                           labels="soft"),
-                    record("herding-10", "coreset", seed, protocol, herding + 0.01 * seed)]  # fmt: skip
+            out += [
+                record("subset-10", "subset", seed, protocol, subset + 0.01 * seed, cost=free if first else None),
+                record("dm-10", "dm", seed, protocol, dm + 0.01 * seed, cost=made if first else None, labels="soft"),
+                record("herding-10", "coreset", seed, protocol, herding + 0.01 * seed),
+            ]
     return out
 
 

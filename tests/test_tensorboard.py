@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from gtnbench.errors import GtnbenchError
-from gtnbench.tensorboard import tensorboard_logger, write_record
+from gtnbench.report.tensorboard import tensorboard_logger, write_record
 from tests.runs import make_run
 
 
@@ -55,7 +55,24 @@ def test_run_with_tensorboard_writes_event_files(tiny_suite, tiny_mnist, tmp_pat
     from gtnbench.cli import main
 
     out, log = tmp_path / "run", tmp_path / "tb"
-    assert main(["run", str(tiny_suite), "--scale", "smoke", "--device", "cpu", "--data-root", str(tiny_mnist),
-                 "--out", str(out), "--tensorboard", str(log)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                str(tiny_suite),
+                "--scale",
+                "smoke",
+                "--device",
+                "cpu",
+                "--data-root",
+                str(tiny_mnist),
+                "--out",
+                str(out),
+                "--tensorboard",
+                str(log),
+            ]
+        )
+        == 0
+    )
     written = sorted(p.parent.relative_to(log).as_posix() for p in log.rglob("events.out.tfevents.*"))
     assert written == sorted(r["trial"] for r in records_of(out))

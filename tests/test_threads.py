@@ -35,9 +35,16 @@ def test_free_cores_are_at_least_one_and_at_most_the_cpus():
     assert free_cores(4, -1.0) == 4
 
 
-@pytest.mark.parametrize(("flag", "environ", "named"), [("0", {}, "--threads '0'"), ("-2", {}, "--threads '-2'"),
-                                                        ("two", {}, "--threads 'two'"), ("1.5", {}, "--threads '1.5'"),
-                                                        (None, {THREADS_ENV: "many"}, f"{THREADS_ENV} 'many'")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flag", "environ", "named"),
+    [
+        ("0", {}, "--threads '0'"),
+        ("-2", {}, "--threads '-2'"),
+        ("two", {}, "--threads 'two'"),
+        ("1.5", {}, "--threads '1.5'"),
+        (None, {THREADS_ENV: "many"}, f"{THREADS_ENV} 'many'"),
+    ],
+)
 def test_a_bad_setting_is_one_line_naming_where_it_came_from(flag, environ, named):
     with pytest.raises(GtnbenchError, match="expected a positive number of threads") as error:
         choose_threads(flag, environ, cpus=2, load=0.0)

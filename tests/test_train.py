@@ -89,10 +89,16 @@ def test_checkpointed_meta_gradient_equals_the_stored_one(block_size, step_loss_
             leaf.grad = None
         lesson = Lesson(7, lambda t: (data[8 * t : 8 * t + 8] * (1 + 0.1 * t), y[8 * t : 8 * t + 8]), lrs, moms)
         step_loss = (lambda t, state: loss_on(net, state, x.double() * t, y)) if step_loss_every else None
-        objective = backpropagate_through_training(net, initial_params(net), lesson,
-                                                   lambda state: loss_on(net, state, x.double(), y), weight=0.5,
-                                                   block_size=block, step_loss=step_loss,
-                                                   step_loss_every=step_loss_every)  # fmt: skip
+        objective = backpropagate_through_training(
+            net,
+            initial_params(net),
+            lesson,
+            lambda state: loss_on(net, state, x.double(), y),
+            weight=0.5,
+            block_size=block,
+            step_loss=step_loss,
+            step_loss_every=step_loss_every,
+        )
         return objective, [leaf.grad.clone() for leaf in (data, lrs, moms)]
 
     reference_objective, reference = gradient(0)
@@ -105,13 +111,18 @@ def test_checkpointed_meta_gradient_equals_the_stored_one(block_size, step_loss_
 def test_a_learned_initialisation_gets_its_gradient_through_checkpoints():
     x, y = toy_problem()
     net = toy_learner(torch.float64)
-    lesson = Lesson(5, lambda t: (x[8 * t : 8 * t + 8].double(), y[8 * t : 8 * t + 8]), torch.full((5,), 0.2,
-                    dtype=torch.float64), torch.full((5,), 0.5, dtype=torch.float64))  # fmt: skip
+    lesson = Lesson(
+        5,
+        lambda t: (x[8 * t : 8 * t + 8].double(), y[8 * t : 8 * t + 8]),
+        torch.full((5,), 0.2, dtype=torch.float64),
+        torch.full((5,), 0.5, dtype=torch.float64),
+    )
 
     def gradient(block):
         start = initial_params(net)
-        backpropagate_through_training(net, start, lesson, lambda state: loss_on(net, state, x.double(), y),
-                                       block_size=block)  # fmt: skip
+        backpropagate_through_training(
+            net, start, lesson, lambda state: loss_on(net, state, x.double(), y), block_size=block
+        )
         return [p.grad for p in start.values()]
 
     for got, want in zip(gradient(2), gradient(0)):
@@ -126,8 +137,14 @@ def test_step_losses_and_observations():
     out = train(net, initial_params(net), lesson, observe=lambda t, p: seen.append(t) or t * 10, observe_at=(1, 4, 8))
     assert seen == [1, 4, 8] and out.observed == {1: 10, 4: 40, 8: 80}
     taken = []
-    out = train(net, initial_params(net), lesson, differentiable=True,
-                step_loss=lambda t, state: taken.append(t) or loss_on(net, state, x, y), step_loss_every=2)  # fmt: skip
+    out = train(
+        net,
+        initial_params(net),
+        lesson,
+        differentiable=True,
+        step_loss=lambda t, state: taken.append(t) or loss_on(net, state, x, y),
+        step_loss_every=2,
+    )
     assert out.step_loss_total.requires_grad and out.step_loss_total.item() > 0
     assert taken == [2, 4, 6]  # after steps k, 2k, ... below the last (the final loss is the caller's)
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
+from gtnbench.analysis.validate import MAX_LINES_PER_CHECK, validate_run
 from gtnbench.cli import main
-from gtnbench.validate import MAX_LINES_PER_CHECK, validate_run
 from tests.runs import RUN_SUITE, make_run
 
 
@@ -24,16 +24,19 @@ def test_a_complete_run_is_valid(tmp_path):
     assert validate_run(make_run(tmp_path / "run")) == []
 
 
-@pytest.mark.parametrize("fields, fragment", [
-    ({"config_hash": "0123456789abcdef"}, "config_hash: 0123456789abcdef does not match the manifest's config"),
-    ({"data_verified": False}, "data_verified: false"),
-    ({"versions": {"python": "3.11"}}, "versions.torch: missing"),
-    ({"device": "cuda", "precision": None}, "precision: missing on a GPU run"),
-    ({"status": "running"}, "status: running"),
-    ({"status": "completed with failures"}, "but every trial's latest record is ok"),
-    ({"trials": 4}, "trials: 4, the suite has 9"),
-    ({"code_version": 7}, "code_version: expected str, got 7"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"config_hash": "0123456789abcdef"}, "config_hash: 0123456789abcdef does not match the manifest's config"),
+        ({"data_verified": False}, "data_verified: false"),
+        ({"versions": {"python": "3.11"}}, "versions.torch: missing"),
+        ({"device": "cuda", "precision": None}, "precision: missing on a GPU run"),
+        ({"status": "running"}, "status: running"),
+        ({"status": "completed with failures"}, "but every trial's latest record is ok"),
+        ({"trials": 4}, "trials: 4, the suite has 9"),
+        ({"code_version": 7}, "code_version: expected str, got 7"),
+    ],
+)
 def test_manifest_problems_are_named_one_line_each(tmp_path, fields, fragment):
     run = make_run(tmp_path / "run")
     edit_manifest(run, **fields)
@@ -59,8 +62,9 @@ def test_a_config_the_schema_grew_since_is_told_from_an_edited_one(tmp_path):
 
 def test_missing_unexpected_and_mislabelled_trials(tmp_path):
     run = make_run(tmp_path / "run", drop=2)
-    assert validate_run(run) == [(f"{run / 'records.jsonl'}: 2 of 9 trials have no record: gtn/steps=8/seed=1, "
-                                 "gtn/steps=8/seed=2")]  # fmt: skip
+    assert validate_run(run) == [
+        (f"{run / 'records.jsonl'}: 2 of 9 trials have no record: gtn/steps=8/seed=1, gtn/steps=8/seed=2")
+    ]
 
     def mislabel(records):
         records[0]["seed"] = 5
@@ -85,11 +89,13 @@ def test_record_fields_and_statuses(tmp_path):
 
     edit_records(run, damage)
     problems = " | ".join(validate_run(run))
-    for fragment in ("line 1 (real-fewstep/steps=4/seed=0): device_name: missing",
-                     "line 2 (real-fewstep/steps=4/seed=1): dataset: 'cifar10' differs from the manifest's 'mnist'",
-                     "line 3 (real-fewstep/steps=4/seed=2): reason: a failed trial must say why",
-                     "line 4 (real-fewstep/steps=8/seed=0): metrics.test_acc: not a finite number",
-                     "status: completed, but 1 trial(s) failed"):  # fmt: skip
+    for fragment in (
+        "line 1 (real-fewstep/steps=4/seed=0): device_name: missing",
+        "line 2 (real-fewstep/steps=4/seed=1): dataset: 'cifar10' differs from the manifest's 'mnist'",
+        "line 3 (real-fewstep/steps=4/seed=2): reason: a failed trial must say why",
+        "line 4 (real-fewstep/steps=8/seed=0): metrics.test_acc: not a finite number",
+        "status: completed, but 1 trial(s) failed",
+    ):
         assert fragment in problems, fragment
 
 
@@ -106,11 +112,15 @@ def test_an_interrupted_line_and_an_unreadable_run(tmp_path):
     with open(run / "records.jsonl", "a") as handle:
         handle.write('{"trial": "gtn/st')
     assert any("ends in an interrupted line (17 bytes)" in p for p in validate_run(run))
-    assert validate_run(tmp_path / "nothing") == [f"{tmp_path / 'nothing'}: not a gtnbench run directory (no manifest.json)"]
+    assert validate_run(tmp_path / "nothing") == [
+        f"{tmp_path / 'nothing'}: not a gtnbench run directory (no manifest.json)"
+    ]
 
 
 def test_problems_of_one_kind_are_capped(tmp_path):
-    run = make_run(tmp_path / "run", suite_text=RUN_SUITE.replace("seeds = [0, 1, 2]", "seeds = [0, 1, 2, 3, 4, 5, 6, 7]"))
+    run = make_run(
+        tmp_path / "run", suite_text=RUN_SUITE.replace("seeds = [0, 1, 2]", "seeds = [0, 1, 2, 3, 4, 5, 6, 7]")
+    )
     edit_records(run, lambda records: [{**r, "device": "gpu"} for r in records])
     problems = validate_run(run)
     assert len(problems) == MAX_LINES_PER_CHECK + 1 and problems[-1].startswith("... and ")

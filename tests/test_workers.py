@@ -7,10 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gtnbench import runner
+from gtnbench.run import batch, runner
+from gtnbench.run.workers import LocalWorkers, group_batches
 from gtnbench.store import read_run
-from gtnbench.suite import expand, load_suite, parse_suite
-from gtnbench.workers import LocalWorkers, group_batches
+from gtnbench.suite.files import load_suite, parse_suite
+from gtnbench.suite.trials import expand
 from tests.test_nb201_suite import SUITE as NAS_SUITE
 from tests.test_nb201_suite import TUNED
 from tests.test_nb201_suite import cifar as cifar  # the fixture
@@ -20,7 +21,7 @@ QUIET = Console(quiet=True)
 
 def groups_of(text):
     config = parse_suite(Path("s.toml"), text).at("smoke")
-    batches = runner.plan_batches(config, expand(config))
+    batches = batch.plan_batches(config, expand(config))
     return [[batch[0].id for batch in group] for group in group_batches(config, batches)], batches
 
 
@@ -46,8 +47,9 @@ def test_workers_give_the_records_of_one_process(cifar, tmp_path):  # noqa: F811
     path.write_text(NAS_SUITE)
     suite = load_suite(path)
     alone = read_run(runner.run_suite(suite, "smoke", "cpu", cifar, tmp_path / "one", console=QUIET).path)
-    summary = runner.run_suite(suite, "smoke", "cpu", cifar, tmp_path / "two", console=QUIET,
-                               executor=LocalWorkers(2, threads=1))  # fmt: skip
+    summary = runner.run_suite(
+        suite, "smoke", "cpu", cifar, tmp_path / "two", console=QUIET, executor=LocalWorkers(2, threads=1)
+    )
     together = read_run(summary.path)
     assert summary.failed == 0 and together.manifest["executor"] == "workers"
     assert together.manifest["status"] == "completed"
@@ -73,8 +75,15 @@ class _KillsItsFirstWorker(LocalWorkers):
 
 
 def test_a_worker_that_dies_fails_its_trial_and_the_run_goes_on(tiny_suite, tiny_mnist, tmp_path):
-    summary = runner.run_suite(load_suite(tiny_suite), "smoke", "cpu", tiny_mnist, tmp_path / "run", console=QUIET,
-                               executor=_KillsItsFirstWorker(1, threads=1))  # fmt: skip
+    summary = runner.run_suite(
+        load_suite(tiny_suite),
+        "smoke",
+        "cpu",
+        tiny_mnist,
+        tmp_path / "run",
+        console=QUIET,
+        executor=_KillsItsFirstWorker(1, threads=1),
+    )
     records = read_run(summary.path).records
     assert (summary.ok, summary.failed) == (2, 1) and len(records) == 3
     dead = next(r for r in records if r["status"] == "failed")

@@ -22,10 +22,11 @@ against its own full-data training, gtnbench against the NAS-Bench-201 table.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
+from gtnbench.analysis.rankcorr import collect, ground_truth_of
 from gtnbench.claims.common import (
     baseline_accuracy,
     comparison,
@@ -42,8 +43,7 @@ from gtnbench.claims.nas import Draws, bootstrap_method, panel_of, seed_mean, tw
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
 from gtnbench.data.names import dataset_label
 from gtnbench.metrics import interval_of, spearman_rows
-from gtnbench.rankcorr import collect, ground_truth_of
-from gtnbench.suite import SET_KINDS
+from gtnbench.suite.methods import SET_KINDS
 
 Measure = Callable[[Claim, list[Record], Settings], Measurement | None]
 
@@ -53,9 +53,10 @@ def _bears_on(claim: Claim, records: list[Record], reference: bool = False) -> b
     method makes the verdict incomplete rather than not measured) or hold its judged method (with
     `reference`, a trial of it under the reference recipe, whose budget is in reference_epochs)."""
     method = claim.judged.partition("@")[0]
-    return any(r["suite"] == claim.suite or (r["method"] == method and (not reference
-                                                                        or "reference_epochs" in r["budget"]))
-               for r in records)  # fmt: skip
+    return any(
+        r["suite"] == claim.suite or (r["method"] == method and (not reference or "reference_epochs" in r["budget"]))
+        for r in records
+    )
 
 
 def _protocol(records: list[Record], protocol: str) -> list[Record]:
@@ -63,8 +64,13 @@ def _protocol(records: list[Record], protocol: str) -> list[Record]:
 
 
 def _size(records: list[Record]) -> str:
-    sizes = sorted({(r["details"]["set"]["images"], min(r["details"]["set"]["per_class"])) for r in records
-                    if "set" in r.get("details", {})})  # fmt: skip
+    sizes = sorted(
+        {
+            (r["details"]["set"]["images"], min(r["details"]["set"]["per_class"]))
+            for r in records
+            if "set" in r.get("details", {})
+        }
+    )
     return ", ".join(f"{n} images, {c}/class" for n, c in sizes) or "size not recorded"
 
 
@@ -72,7 +78,8 @@ def _recipe_text(record: Record) -> str:
     """The reference recipe a record ran: '1000 epochs with DSA on convnet 128-128-128'."""
     details = record["details"]
     augment = {"dsa": "DSA", "crop-scale-rotate": "crop-scale-rotate", "none": "no augmentation"}.get(
-        details.get("augment"), str(details.get("augment")))  # fmt: skip
+        details.get("augment"), str(details.get("augment"))
+    )
     learner = details.get("reference_learner") or {}
     widths = "-".join(str(w) for w in learner.get("widths") or ()) or "reference widths"
     return f"{details.get('epochs')} epochs, {augment}, on {learner.get('name', '?')} {widths}"
@@ -96,17 +103,21 @@ def accuracy_measure(datasets: tuple[str, ...]) -> Measure:
         judged = values(judged_records, "test_acc")
         e = estimate([judged], mean, settings)
         where = ", ".join(sorted({dataset_label(r["dataset"]) for r in judged_records}))
-        text = (f"{where}: {claim.judged} ({_size(judged_records)}): {pct(e)} test accuracy under the reference "
-                f"recipe ({_recipe_text(judged_records[0])}; nothing tuned), mean over {len(judged_records)} "
-                f"seed{'' if len(judged_records) == 1 else 's'}")  # fmt: skip
-        return Measurement(f"{claim.judged} (b, reference)", e, text, scale,
-                           _accuracy_baselines(claim, data, g.ok, judged, settings))  # fmt: skip
+        text = (
+            f"{where}: {claim.judged} ({_size(judged_records)}): {pct(e)} test accuracy under the reference "
+            f"recipe ({_recipe_text(judged_records[0])}; nothing tuned), mean over {len(judged_records)} "
+            f"seed{'' if len(judged_records) == 1 else 's'}"
+        )
+        return Measurement(
+            f"{claim.judged} (b, reference)", e, text, scale, _accuracy_baselines(claim, data, g.ok, judged, settings)
+        )
 
     return measure
 
 
-def _accuracy_baselines(claim: Claim, data: list[Record], judged_records: list[Record], judged: list[float],
-                        settings: Settings) -> tuple[Baseline, ...]:  # fmt: skip
+def _accuracy_baselines(
+    claim: Claim, data: list[Record], judged_records: list[Record], judged: list[float], settings: Settings
+) -> tuple[Baseline, ...]:
     subset_name, real_name = claim.baselines
     subset = _protocol(ok(data, method=subset_name), "reference")
     tuned = _protocol(judged_records, "own-recipe")
@@ -114,20 +125,49 @@ def _accuracy_baselines(claim: Claim, data: list[Record], judged_records: list[R
     steps = equal[0]["budget"]["steps"] if equal else None
     real = [r for r in ok(data, method=real_name) if steps is not None and r["budget"].get("steps") == steps]
     what = f"{claim.judged} (b, reference)"
-    return (baseline_accuracy(subset_name, judged, values(subset, "test_acc"), settings, what,
-                              f"{subset_name} (random real subset, reference recipe)"),
-            baseline_accuracy(claim.judged, judged, values(tuned, "test_acc"), settings, what,
-                              f"{claim.judged} under the tuned recipe (protocol b, tuned on validation)"),
-            baseline_accuracy(claim.judged, judged, values(equal, "test_acc"), settings, what,
-                              f"{claim.judged} at equal steps (protocol a{f', {steps} steps' if steps else ''})"),
-            baseline_accuracy(real_name, judged, values(real, "test_acc"), settings, what,
-                              f"{real_name} (tuned real data, {steps} steps)" if steps else real_name))  # fmt: skip
+    return (
+        baseline_accuracy(
+            subset_name,
+            judged,
+            values(subset, "test_acc"),
+            settings,
+            what,
+            f"{subset_name} (random real subset, reference recipe)",
+        ),
+        baseline_accuracy(
+            claim.judged,
+            judged,
+            values(tuned, "test_acc"),
+            settings,
+            what,
+            f"{claim.judged} under the tuned recipe (protocol b, tuned on validation)",
+        ),
+        baseline_accuracy(
+            claim.judged,
+            judged,
+            values(equal, "test_acc"),
+            settings,
+            what,
+            f"{claim.judged} at equal steps (protocol a{f', {steps} steps' if steps else ''})",
+        ),
+        baseline_accuracy(
+            real_name,
+            judged,
+            values(real, "test_acc"),
+            settings,
+            what,
+            f"{real_name} (tuned real data, {steps} steps)" if steps else real_name,
+        ),
+    )
 
 
 def _nas_records(records: list[Record]) -> list[Record]:
     """The NAS-Bench-201 proxy records (the anchors are NAS-Bench-201 figures)."""
-    return [r for r in records if r["kind"].startswith("nb201")
-            and ((r.get("details") or {}).get("space") or "nb201") == "nb201"]  # fmt: skip
+    return [
+        r
+        for r in records
+        if r["kind"].startswith("nb201") and ((r.get("details") or {}).get("space") or "nb201") == "nb201"
+    ]
 
 
 def _judged_proxy(claim: Claim, proxies: dict, scale: str) -> str | None:
@@ -159,8 +199,11 @@ def sanity_floor(records: list[Record], judged_method: str) -> tuple[bool | None
     unconverged distillation ranks poorly too, so it must not "reproduce" a published poor ranking): its
     mean test accuracy under protocol (a) must exceed the random subset's (the subset itself: chance plus
     5 points). None: the accuracies are not in these runs."""
-    found = {(r.get("details") or {}).get("set", {}).get("method") for r in records
-             if r["method"] == judged_method and r["status"] == "ok"}  # fmt: skip
+    found = {
+        (r.get("details") or {}).get("set", {}).get("method")
+        for r in records
+        if r["method"] == judged_method and r["status"] == "ok"
+    }
     found.discard(None)
     own_set = found.pop() if len(found) == 1 else None
     own = _protocol(ok(records, method=own_set), "equal-steps") if own_set else []
@@ -176,7 +219,10 @@ def sanity_floor(records: list[Record], judged_method: str) -> tuple[bool | None
         floor = float(np.mean(values(subsets, "test_acc")))
         what = f"the random subset {subsets[0]['method']} ({100 * floor:.2f} %)"
     passed = accuracy > floor
-    return passed, f"its set {own_set}: {100 * accuracy:.2f} % under protocol a, {'above' if passed else 'not above'} {what}"
+    return (
+        passed,
+        f"its set {own_set}: {100 * accuracy:.2f} % under protocol a, {'above' if passed else 'not above'} {what}",
+    )
 
 
 def measure_nas(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -195,9 +241,11 @@ def measure_nas(claim: Claim, records: list[Record], settings: Settings) -> Meas
     table, column = ground_truth_of(nas)
     truth = {a: table.value(column, a) for p in proxies.values() for s in p.scores.values() for a in s}
     panel = panel_of(proxies, truth, [judged])
-    e = Estimate(seed_mean(panel, judged, spearman_rows),
-                 *interval_of(two_stage(panel, Draws.of(panel, settings), judged, spearman_rows)),
-                 bootstrap_method(panel, [judged], settings))  # fmt: skip
+    e = Estimate(
+        seed_mean(panel, judged, spearman_rows),
+        *interval_of(two_stage(panel, Draws.of(panel, settings), judged, spearman_rows)),
+        bootstrap_method(panel, [judged], settings),
+    )
     text = f"{judged}: Spearman {interval_text(e, 1, 3)} with {column} over {len(panel.pool)} cells"
     passed, floor = sanity_floor(records, method)
     beside = [] if settings.verdict_only else _beside(proxies, judged, claim.baselines)
@@ -215,8 +263,12 @@ def _beside_baseline(proxies: dict, truth: dict[int, float], judged: str, name: 
     if len(panel.pool) < 3:
         return Baseline(f"{name} [{len(panel.pool)} cells]", "too few shared cells")
     draws = Draws.of(panel, settings)
-    own_draws, judged_draws = two_stage(panel, draws, name, spearman_rows), two_stage(panel, draws, judged, spearman_rows)
+    own_draws, judged_draws = (
+        two_stage(panel, draws, name, spearman_rows),
+        two_stage(panel, draws, judged, spearman_rows),
+    )
     own = Estimate(seed_mean(panel, name, spearman_rows), *interval_of(own_draws))
     diff = Estimate(seed_mean(panel, judged, spearman_rows) - own.value, *interval_of(judged_draws - own_draws))
-    return Baseline(f"{name} [{len(panel.pool)} cells]", interval_text(own, 1, 3),
-                    comparison(diff, f"{judged} minus it", 1, "", 3))  # fmt: skip
+    return Baseline(
+        f"{name} [{len(panel.pool)} cells]", interval_text(own, 1, 3), comparison(diff, f"{judged} minus it", 1, "", 3)
+    )

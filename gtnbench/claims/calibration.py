@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class CalibrationRow:
 
 def suite_seeds(claim: Claim) -> int:
     """How many seeds the claim's bundled suite runs at its paper scale."""
-    from gtnbench.suite import bundled_suite_dir, load_suite
+    from gtnbench.suite.files import bundled_suite_dir, load_suite
 
     return len(load_suite(bundled_suite_dir() / f"{claim.suite}.toml").at("paper").seeds)
 
@@ -65,7 +65,7 @@ def suite_seeds(claim: Claim) -> int:
 def suite_settings(claim: Claim) -> Settings:
     """The statistics settings of the claim's bundled suite (resamples, search seeds)."""
     from gtnbench.claims import settings_of
-    from gtnbench.suite import bundled_suite_dir, load_suite
+    from gtnbench.suite.files import bundled_suite_dir, load_suite
 
     config = load_suite(bundled_suite_dir() / f"{claim.suite}.toml").at("paper")
     return settings_of([config.model_dump(mode="json")])
@@ -75,8 +75,17 @@ def _rng(claim: Claim, where: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(claim.id.encode()), zlib.crc32(where.encode())])
 
 
-def _run(claim: Claim, where: str, truth: float, seeds: int, reps: int, settings: Settings, seed: int,
-         cells: int | None, paper_scenario: bool = False) -> CalibrationRow:  # fmt: skip
+def _run(
+    claim: Claim,
+    where: str,
+    truth: float,
+    seeds: int,
+    reps: int,
+    settings: Settings,
+    seed: int,
+    cells: int | None,
+    paper_scenario: bool = False,
+) -> CalibrationRow:
     rng = _rng(claim, where, seed)
     counts: dict[str, int] = {}
     simulation = claim.simulation
@@ -90,8 +99,15 @@ def _run(claim: Claim, where: str, truth: float, seeds: int, reps: int, settings
     return CalibrationRow(claim.id, where, truth, seeds, reps, counts)
 
 
-def calibrate_claim(claim: Claim, reps: int, seeds: int | None = None, settings: Settings | None = None,
-                    seed: int = 0, paper: bool = True, cells: int | None = None) -> list[CalibrationRow]:  # fmt: skip
+def calibrate_claim(
+    claim: Claim,
+    reps: int,
+    seeds: int | None = None,
+    settings: Settings | None = None,
+    seed: int = 0,
+    paper: bool = True,
+    cells: int | None = None,
+) -> list[CalibrationRow]:
     """Rows at the threshold (each edge of a band) and, with `paper`, at the paper's value. `cells`: the cells
     of a simulated NAS run (default: the suite's)."""
     if claim.simulation is None:
@@ -107,8 +123,14 @@ def calibrate_claim(claim: Claim, reps: int, seeds: int | None = None, settings:
     return rows
 
 
-def calibrate(claims: Iterable[Claim], reps: int, seeds: int | None = None, settings: Settings | None = None,
-              seed: int = 0, cells: int | None = None) -> list[CalibrationRow]:  # fmt: skip
+def calibrate(
+    claims: Iterable[Claim],
+    reps: int,
+    seeds: int | None = None,
+    settings: Settings | None = None,
+    seed: int = 0,
+    cells: int | None = None,
+) -> list[CalibrationRow]:
     return [row for claim in claims for row in calibrate_claim(claim, reps, seeds, settings, seed, cells=cells)]
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
-from gtnbench.claims.intervals import Interval, difference_interval, mean_interval
+from gtnbench.analysis.intervals import Interval, difference_interval, mean_interval
 from gtnbench.claims.verdicts import Baseline, Estimate, Record, Settings
 
 
@@ -59,6 +60,7 @@ def estimate(groups: Sequence[Sequence[float]], statistic: Callable[..., Estimat
 
 def interval_text(e: Estimate, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
     """'98.70 % [98.52, 98.85]' (or without interval: '98.70 % (one seed: no interval)')."""
+
     def number(v: float) -> str:
         return "∞" if math.isinf(v) else f"{v * scale:.{digits}f}"
 
@@ -72,8 +74,9 @@ def pct(e: Estimate) -> str:
     return interval_text(e, 100, 2, " %")
 
 
-def comparison(difference_estimate: Estimate, what: str, scale: float = 100.0, unit: str = " points",
-               digits: int = 2) -> str:  # fmt: skip
+def comparison(
+    difference_estimate: Estimate, what: str, scale: float = 100.0, unit: str = " points", digits: int = 2
+) -> str:
     """How the judged method compares with a baseline, from the interval of judged minus baseline."""
     e = difference_estimate
     if math.isnan(e.value):
@@ -111,8 +114,9 @@ def group(records: list[Record], method: str, **match: Any) -> Group:
     return Group(method, [r for r in chosen if r["status"] == "ok"], sum(r["status"] != "ok" for r in chosen))
 
 
-def baseline_accuracy(name: str, judged: list[float], other: list[float], settings: Settings, what: str = "GTN",
-                      label: str | None = None) -> Baseline:  # fmt: skip
+def baseline_accuracy(
+    name: str, judged: list[float], other: list[float], settings: Settings, what: str = "GTN", label: str | None = None
+) -> Baseline:
     """A baseline's accuracy over seeds, and the judged method minus it."""
     if not other:
         return Baseline(label or name, "not in these runs")

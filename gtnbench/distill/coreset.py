@@ -98,16 +98,18 @@ def training_split_features(dataset: ImageDataset, learner: FeatureLearner, seed
         teacher = RealDataTeacher(dataset.train, learner.batch_size, learner.lr, learner.momentum)
         lesson = teacher.lesson(learner.steps, torch.Generator(dataset.device).manual_seed(seed))
         _, step_flops = count_flops(lambda: sgd_steps(network, params, [lesson.batch(0)], learner.lr))
-        params = sgd_steps(network, params, (lesson.batch(t) for t in range(learner.steps)), learner.lr,
-                           learner.momentum)  # fmt: skip
+        params = sgd_steps(
+            network, params, (lesson.batch(t) for t in range(learner.steps)), learner.lr, learner.momentum
+        )
         flops += step_flops * learner.steps
     features, embed_flops = count_flops(lambda: features_of(network, params, dataset.train.x))
     _last_features[:] = [(dataset, learner, seed, features, flops + embed_flops)]
     return features, flops + embed_flops
 
 
-def coreset(dataset: ImageDataset, counts: Sequence[int], selection: str, learner: FeatureLearner,
-            seed: int) -> ImageSet:  # fmt: skip
+def coreset(
+    dataset: ImageDataset, counts: Sequence[int], selection: str, learner: FeatureLearner, seed: int
+) -> ImageSet:
     """counts[c] real images of class c chosen by `selection` (herding or kmeans) in the features of
     `learner` (built from `seed`; KMeans seeded with seed + c), grouped by class; `indices` are
     positions in dataset.train, in order of choice within each class."""
@@ -127,8 +129,14 @@ def coreset(dataset: ImageDataset, counts: Sequence[int], selection: str, learne
         chosen.append(members[order])
     indices = torch.cat(chosen)
     on_device = indices.to(dataset.device)
-    provenance = {"counts": list(counts), "split": "train", "split_seed": dataset.split_seed,
-                  "feature_learner": plain(asdict(learner)), "flops": flops,
-                  "flops_how": FLOPS_HOW + "; the selection itself (scikit-learn, herding) is not counted"}  # fmt: skip
-    return ImageSet(dataset.train.x[on_device], dataset.train.y[on_device], selection, dataset.name, seed, provenance,
-                    indices)  # fmt: skip
+    provenance = {
+        "counts": list(counts),
+        "split": "train",
+        "split_seed": dataset.split_seed,
+        "feature_learner": plain(asdict(learner)),
+        "flops": flops,
+        "flops_how": FLOPS_HOW + "; the selection itself (scikit-learn, herding) is not counted",
+    }
+    return ImageSet(
+        dataset.train.x[on_device], dataset.train.y[on_device], selection, dataset.name, seed, provenance, indices
+    )

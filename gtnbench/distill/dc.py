@@ -47,10 +47,10 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from gtnbench.data.datasets import ImageDataset
+from gtnbench.data.dsa import augment, check_strategy, draw_augmentation
 from gtnbench.data.image_set import ImageSet, plain
 from gtnbench.distill.classes import INITS, LearnedSet, draw_from_class
 from gtnbench.distill.network import RunningStatistics, fresh_network, sgd_steps
-from gtnbench.distill.siamese import augment, check_strategy, draw_augmentation
 from gtnbench.errors import GtnbenchError
 from gtnbench.models.learners import LearnerSpec
 from gtnbench.models.norm import BatchNorm, MeanOnlyBatchNorm, Stats, statistics_pass
@@ -87,8 +87,10 @@ class DCConfig:
             raise ValueError(f"unknown bn_stats {self.bn_stats!r}; known: {', '.join(BN_STATISTICS)}")
         check_strategy(self.dsa)
         if not (self.outer_loop and self.inner_loop) and self.images_per_class not in REFERENCE_LOOPS:
-            raise GtnbenchError(f"DC: the reference sets outer_loop and inner_loop only for {sorted(REFERENCE_LOOPS)} "
-                                f"images per class; give both for {self.images_per_class}")  # fmt: skip
+            raise GtnbenchError(
+                f"DC: the reference sets outer_loop and inner_loop only for {sorted(REFERENCE_LOOPS)} "
+                f"images per class; give both for {self.images_per_class}"
+            )
 
     def loops(self) -> tuple[int, int]:
         """(outer_loop, inner_loop): the given values, or the reference's for images_per_class."""
@@ -115,8 +117,9 @@ def gradient_match_loss(real: Sequence[torch.Tensor], synthetic: Sequence[torch.
 WEIGHT_NORM_GAIN, WEIGHT_NORM_DIRECTION = ".original0", ".original1"  # g and v, as torch's parametrization names them
 
 
-def weight_gradients(names: Sequence[str], grads: Sequence[torch.Tensor],
-                     params: dict[str, torch.Tensor]) -> list[torch.Tensor]:  # fmt: skip
+def weight_gradients(
+    names: Sequence[str], grads: Sequence[torch.Tensor], params: dict[str, torch.Tensor]
+) -> list[torch.Tensor]:
     """The gradients with, for every weight-normalised layer (w = g v / ||v|| per output row), v's gradient
     replaced by the gradient with respect to w itself: dL/dw = (||v|| / g) dL/dv + (dL/dg) v / ||v||
     (dL/dv is the part of dL/dw orthogonal to v scaled by g / ||v||, dL/dg its component along v / ||v||).
@@ -144,8 +147,9 @@ def frozen_statistics(network: torch.nn.Module, params: dict[str, torch.Tensor],
     return tuple(current.produced)
 
 
-def class_loss(network: torch.nn.Module, params: dict[str, torch.Tensor], stats: Stats, x: torch.Tensor,
-               label: int) -> torch.Tensor:  # fmt: skip
+def class_loss(
+    network: torch.nn.Module, params: dict[str, torch.Tensor], stats: Stats, x: torch.Tensor, label: int
+) -> torch.Tensor:
     """Cross-entropy of images x, all of class `label`, with batch norm at the given statistics."""
     with statistics_pass(training=False, given=stats, exact=True):
         out = functional_call(network, params, (x,))
@@ -186,11 +190,13 @@ class GradientMatching(LearnedSet):
             if self.config.dsa:
                 siamese = draw_augmentation(self.config.dsa, 1, size, self.rng)
                 real, synthetic = augment(real, siamese), augment(synthetic, siamese)
-            real_grads = torch.autograd.grad(class_loss(network, leaves, stats, real, c), tensors,
-                                             allow_unused=True, materialize_grads=True)  # fmt: skip
+            real_grads = torch.autograd.grad(
+                class_loss(network, leaves, stats, real, c), tensors, allow_unused=True, materialize_grads=True
+            )
             synthetic_loss = class_loss(network, leaves, stats, synthetic, c)
-            synthetic_grads = torch.autograd.grad(synthetic_loss, tensors, create_graph=True, allow_unused=True,
-                                                  materialize_grads=True)  # fmt: skip
+            synthetic_grads = torch.autograd.grad(
+                synthetic_loss, tensors, create_graph=True, allow_unused=True, materialize_grads=True
+            )
             real_grads = [g.detach() for g in real_grads]
             if self.config.match == "weight":
                 real_grads = weight_gradients(names, real_grads, leaves)
@@ -214,8 +220,9 @@ class GradientMatching(LearnedSet):
         running estimates yet)."""
         self.running = RunningStatistics()
         network_seed = int(torch.randint(2**31 - 1, (1,), generator=self.rng))
-        return fresh_network(self.learner, self.dataset.image_shape, self.dataset.num_classes, network_seed,
-                             self.dataset.device)  # fmt: skip
+        return fresh_network(
+            self.learner, self.dataset.image_shape, self.dataset.num_classes, network_seed, self.dataset.device
+        )
 
     def update_images(self, network: torch.nn.Module, params: dict[str, torch.Tensor]) -> float:
         """One image step on the match loss at `params`; returns that loss."""
@@ -224,8 +231,9 @@ class GradientMatching(LearnedSet):
         self.optimizer.step()
         return float(loss.detach())
 
-    def train_network(self, network: torch.nn.Module, params: dict[str, torch.Tensor],
-                      epochs: int) -> dict[str, torch.Tensor]:  # fmt: skip
+    def train_network(
+        self, network: torch.nn.Module, params: dict[str, torch.Tensor], epochs: int
+    ) -> dict[str, torch.Tensor]:
         """`epochs` epochs of plain SGD of the network on the current synthetic set (in training mode: with
         bn_stats "running" each step also moves the running estimates)."""
         running = self.running if self.config.bn_stats == "running" and has_batch_norm(network) else None
@@ -247,17 +255,29 @@ class GradientMatching(LearnedSet):
 
     def result(self) -> ImageSet:
         outer, inner = self.config.loops()
-        provenance = {"config": plain(asdict(self.config)), "loops": [outer, inner],
-                      "learner": plain(asdict(self.learner)), "iterations_done": self.iteration,
-                      "losses": self.losses, "split_seed": self.dataset.split_seed,
-                      "init_indices": None if self.init_indices is None else self.init_indices.tolist(),
-                      **self.cost()}  # fmt: skip
-        return ImageSet(self.images.detach().clone(), self.labels.clone(), "dc", self.dataset.name, self.seed,
-                        provenance)  # fmt: skip
+        provenance = {
+            "config": plain(asdict(self.config)),
+            "loops": [outer, inner],
+            "learner": plain(asdict(self.learner)),
+            "iterations_done": self.iteration,
+            "losses": self.losses,
+            "split_seed": self.dataset.split_seed,
+            "init_indices": None if self.init_indices is None else self.init_indices.tolist(),
+            **self.cost(),
+        }
+        return ImageSet(
+            self.images.detach().clone(), self.labels.clone(), "dc", self.dataset.name, self.seed, provenance
+        )
 
 
-def gradient_matching(dataset: ImageDataset, learner: LearnerSpec, config: DCConfig, seed: int,
-                      log: Callable[[int, float], None] | None = None, log_every: int = 10) -> ImageSet:  # fmt: skip
+def gradient_matching(
+    dataset: ImageDataset,
+    learner: LearnerSpec,
+    config: DCConfig,
+    seed: int,
+    log: Callable[[int, float], None] | None = None,
+    log_every: int = 10,
+) -> ImageSet:
     """Run `config.iterations` DC iterations on dataset.train; log(iteration, loss) every `log_every`.
     The first iteration's FLOPs are counted (distill/cost.py)."""
     matcher = GradientMatching(dataset, learner, config, seed)

@@ -26,10 +26,11 @@ from dataclasses import asdict, dataclass
 import torch
 
 from gtnbench.data.datasets import ImageDataset
+from gtnbench.data.dsa import Augmentation, augment, check_strategy, draw_augmentation
 from gtnbench.data.image_set import ImageSet, plain
+from gtnbench.data.names import DSA_TRANSFORMS
 from gtnbench.distill.classes import INITS, LearnedSet, draw_from_class
 from gtnbench.distill.network import fresh_network
-from gtnbench.distill.siamese import TRANSFORMS, Augmentation, augment, check_strategy, draw_augmentation
 from gtnbench.models.features import EMBEDDINGS, embed
 from gtnbench.models.learners import LearnerSpec
 
@@ -44,7 +45,7 @@ class DMConfig:
     momentum: float = 0.5
     real_per_class: int = 256
     init: str = "real"  # real: random real images of the class; noise: N(0, 1) pixels
-    dsa: tuple[str, ...] = TRANSFORMS  # () for none
+    dsa: tuple[str, ...] = DSA_TRANSFORMS  # () for none
     embedding: str = "feature-map"  # the reference's flattened last feature map; "penultimate": the pooled vector
 
     def __post_init__(self) -> None:
@@ -55,8 +56,12 @@ class DMConfig:
         check_strategy(self.dsa)
 
 
-def mean_embedding_loss(embed: Embed, real: Sequence[torch.Tensor], synthetic: Sequence[torch.Tensor],
-                        augmentations: Sequence[Augmentation] | None = None) -> torch.Tensor:  # fmt: skip
+def mean_embedding_loss(
+    embed: Embed,
+    real: Sequence[torch.Tensor],
+    synthetic: Sequence[torch.Tensor],
+    augmentations: Sequence[Augmentation] | None = None,
+) -> torch.Tensor:
     """Sum over classes c of ||mean embed(real[c]) - mean embed(synthetic[c])||^2; real and synthetic
     each go through `embed` as one batch of all classes; augmentations[c] (if given) is applied to
     both real[c] and synthetic[c]. Gradients flow into the synthetic images only."""
@@ -77,8 +82,9 @@ class DistributionMatching(LearnedSet):
 
     def real_batches(self) -> list[torch.Tensor]:
         x = self.dataset.train.x
-        return [x[draw_from_class(members, self.config.real_per_class, self.rng).to(x.device)]
-                for members in self.by_class]  # fmt: skip
+        return [
+            x[draw_from_class(members, self.config.real_per_class, self.rng).to(x.device)] for members in self.by_class
+        ]
 
     def synthetic_batches(self) -> list[torch.Tensor]:
         return list(self.images.split(self.config.images_per_class))
@@ -92,11 +98,13 @@ class DistributionMatching(LearnedSet):
     def step(self) -> float:
         """One iteration: a fresh network, fresh real batches and augmentations, one image update."""
         network_seed = int(torch.randint(2**31 - 1, (1,), generator=self.rng))
-        network, params = fresh_network(self.learner, self.dataset.image_shape, self.dataset.num_classes,
-                                        network_seed, self.dataset.device)  # fmt: skip
+        network, params = fresh_network(
+            self.learner, self.dataset.image_shape, self.dataset.num_classes, network_seed, self.dataset.device
+        )
         real, augmentations = self.real_batches(), self.augmentations()
-        loss = mean_embedding_loss(lambda x: embed(network, params, x, self.config.embedding), real,
-                                   self.synthetic_batches(), augmentations)  # fmt: skip
+        loss = mean_embedding_loss(
+            lambda x: embed(network, params, x, self.config.embedding), real, self.synthetic_batches(), augmentations
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -105,17 +113,28 @@ class DistributionMatching(LearnedSet):
         return self.losses[-1]
 
     def result(self) -> ImageSet:
-        provenance = {"config": plain(asdict(self.config)), "learner": plain(asdict(self.learner)),
-                      "iterations_done": self.iteration, "losses": self.losses,
-                      "init_indices": None if self.init_indices is None else self.init_indices.tolist(),
-                      "split_seed": self.dataset.split_seed, **self.cost()}  # fmt: skip
-        return ImageSet(self.images.detach().clone(), self.labels.clone(), "dm", self.dataset.name, self.seed,
-                        provenance)  # fmt: skip
+        provenance = {
+            "config": plain(asdict(self.config)),
+            "learner": plain(asdict(self.learner)),
+            "iterations_done": self.iteration,
+            "losses": self.losses,
+            "init_indices": None if self.init_indices is None else self.init_indices.tolist(),
+            "split_seed": self.dataset.split_seed,
+            **self.cost(),
+        }
+        return ImageSet(
+            self.images.detach().clone(), self.labels.clone(), "dm", self.dataset.name, self.seed, provenance
+        )
 
 
-def distribution_matching(dataset: ImageDataset, learner: LearnerSpec, config: DMConfig, seed: int,
-                          log: Callable[[int, float], None] | None = None,
-                          log_every: int = 100) -> ImageSet:  # fmt: skip
+def distribution_matching(
+    dataset: ImageDataset,
+    learner: LearnerSpec,
+    config: DMConfig,
+    seed: int,
+    log: Callable[[int, float], None] | None = None,
+    log_every: int = 100,
+) -> ImageSet:
     """Run `config.iterations` DM iterations on dataset.train; log(iteration, loss) every `log_every`.
     The first iteration's FLOPs are counted (distill/cost.py)."""
     matcher = DistributionMatching(dataset, learner, config, seed)

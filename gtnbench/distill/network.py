@@ -21,8 +21,9 @@ Params = dict[str, torch.Tensor]
 FEATURE_CHUNK = 1000  # images per forward pass; batch-statistics normalisation makes features depend on it
 
 
-def fresh_network(spec: LearnerSpec, image_shape: tuple[int, int, int], num_classes: int, seed: int,
-                  device: torch.device | str) -> tuple[nn.Module, Params]:  # fmt: skip
+def fresh_network(
+    spec: LearnerSpec, image_shape: tuple[int, int, int], num_classes: int, seed: int, device: torch.device | str
+) -> tuple[nn.Module, Params]:
     """A learner built from `seed` and a detached copy of its initial parameters."""
     learner = build_learner(spec, image_shape, num_classes, seed, device)
     return learner, {name: p.detach().clone() for name, p in learner.named_parameters()}
@@ -49,8 +50,14 @@ class RunningStatistics:
         return out
 
 
-def sgd_steps(learner: nn.Module, params: Params, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], lr: float,
-              momentum: float = 0.0, running: RunningStatistics | None = None) -> Params:  # fmt: skip
+def sgd_steps(
+    learner: nn.Module,
+    params: Params,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    lr: float,
+    momentum: float = 0.0,
+    running: RunningStatistics | None = None,
+) -> Params:
     """Plain (heavy-ball) SGD on `batches`, outside any graph: returns the new parameters, detached. With
     `running`, every step's forward call also updates those batch-norm running estimates."""
     names = list(params)
@@ -73,5 +80,9 @@ def sgd_steps(learner: nn.Module, params: Params, batches: Iterable[tuple[torch.
 @torch.no_grad()
 def features_of(learner: nn.Module, params: Params, x: torch.Tensor) -> torch.Tensor:
     """Penultimate features [N, D] of all of x, in consecutive chunks of FEATURE_CHUNK images."""
-    return torch.cat([penultimate_features(learner, params, x[start : start + FEATURE_CHUNK])
-                      for start in range(0, x.shape[0], FEATURE_CHUNK)])  # fmt: skip
+    return torch.cat(
+        [
+            penultimate_features(learner, params, x[start : start + FEATURE_CHUNK])
+            for start in range(0, x.shape[0], FEATURE_CHUNK)
+        ]
+    )

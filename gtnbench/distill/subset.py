@@ -18,10 +18,17 @@ def random_subset(dataset: ImageDataset, counts: Sequence[int], seed: int) -> Im
     by_class = indices_by_class(dataset.train, dataset.num_classes)
     check_counts(by_class, counts, "subset")
     generator = torch.Generator().manual_seed(seed)
-    chosen = torch.cat([draw_from_class(members, count, generator).sort().values
-                        for members, count in zip(by_class, counts)])  # fmt: skip
+    chosen = torch.cat(
+        [draw_from_class(members, count, generator).sort().values for members, count in zip(by_class, counts)]
+    )
     on_device = chosen.to(dataset.device)
-    provenance = {"counts": list(counts), "split": "train", "split_seed": dataset.split_seed, "flops": 0,
-                  "flops_how": "none: a seeded draw of indices"}  # fmt: skip
-    return ImageSet(dataset.train.x[on_device], dataset.train.y[on_device], "subset", dataset.name, seed, provenance,
-                    chosen)  # fmt: skip
+    provenance = {
+        "counts": list(counts),
+        "split": "train",
+        "split_seed": dataset.split_seed,
+        "flops": 0,
+        "flops_how": "none: a seeded draw of indices",
+    }
+    return ImageSet(
+        dataset.train.x[on_device], dataset.train.y[on_device], "subset", dataset.name, seed, provenance, chosen
+    )

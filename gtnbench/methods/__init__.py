@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from gtnbench.methods.base import TrialContext, TrialResult
 from gtnbench.methods.gtn import run_gtn
@@ -15,7 +15,7 @@ from gtnbench.methods.nb201 import (
 )
 from gtnbench.methods.real import run_real
 from gtnbench.methods.teachers import run_small_set
-from gtnbench.suite import SET_KINDS
+from gtnbench.suite.methods import SET_KINDS
 
 TRIAL_FUNCTIONS: dict[str, Callable[..., TrialResult]] = {
     "real": run_real,

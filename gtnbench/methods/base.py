@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gtnbench.data.datasets import ImageDataset
 from gtnbench.models.learners import LearnerSpec
-from gtnbench.suite import LearnerConfig, SuiteConfig
+from gtnbench.suite.config import SuiteConfig
+from gtnbench.suite.fields import LearnerConfig
 
 
 @dataclass
@@ -26,7 +28,9 @@ class TrialContext:
 
 def learner_spec(learner: LearnerConfig) -> LearnerSpec:
     widths = tuple(learner.widths) if learner.widths else None
-    return LearnerSpec(learner.name, widths, learner.weight_norm, learner.randomize_widths, learner.arch, learner.bn_eval)
+    return LearnerSpec(
+        learner.name, widths, learner.weight_norm, learner.randomize_widths, learner.arch, learner.bn_eval
+    )
 
 
 @dataclass

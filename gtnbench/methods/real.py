@@ -6,8 +6,9 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,8 @@ from gtnbench.device import synchronize
 from gtnbench.methods.base import TrialContext, TrialResult
 from gtnbench.models.learners import LearnerSpec, build_learner, vmappable
 from gtnbench.models.norm import Stats
-from gtnbench.suite import RealMethod, Trial
+from gtnbench.suite.methods import RealMethod
+from gtnbench.suite.trials import Trial
 from gtnbench.teachers.base import Lesson, Teacher
 from gtnbench.teachers.real import RealDataTeacher
 from gtnbench.train import (
@@ -73,11 +75,22 @@ class _Trained:
 TeacherFor = Callable[[tuple[float, float, str]], Teacher]  # the teacher of one (lr, momentum, schedule)
 
 
-def _lesson(dataset: ImageDataset, batch_size: int, config: tuple[float, float, str], steps: int, seed: int,
-            augment: bool, device: str, teacher_for: TeacherFor | None = None) -> Lesson:  # fmt: skip
+def _lesson(
+    dataset: ImageDataset,
+    batch_size: int,
+    config: tuple[float, float, str],
+    steps: int,
+    seed: int,
+    augment: bool,
+    device: str,
+    teacher_for: TeacherFor | None = None,
+) -> Lesson:
     lr, momentum, schedule = config
-    teacher = teacher_for(config) if teacher_for else RealDataTeacher(dataset.train, batch_size, lr, momentum,
-                                                                      schedule, augment)  # fmt: skip
+    teacher = (
+        teacher_for(config)
+        if teacher_for
+        else RealDataTeacher(dataset.train, batch_size, lr, momentum, schedule, augment)
+    )
     return teacher.lesson(steps, torch.Generator(device=device).manual_seed(seed))
 
 
@@ -90,17 +103,27 @@ class _Evaluations:
     def __call__(self, learner: torch.nn.Module, state: LearnerState) -> tuple[torch.Tensor, torch.Tensor]:
         synchronize(self.device)
         start = time.perf_counter()
-        scores = (accuracy(learner, state, self.dataset.val.x, self.dataset.val.y),
-                  accuracy(learner, state, self.dataset.test.x, self.dataset.test.y))  # fmt: skip
+        scores = (
+            accuracy(learner, state, self.dataset.val.x, self.dataset.val.y),
+            accuracy(learner, state, self.dataset.test.x, self.dataset.test.y),
+        )
         synchronize(self.device)
         self.seconds += time.perf_counter() - start
         return scores
 
 
-def _one_after_another(learner_spec: LearnerSpec, dataset: ImageDataset, steps: int, batch_size: int,
-                       grid: list[tuple[float, float, str]], seed: int, device: str, augment: bool,
-                       observe_at: tuple[int, ...],
-                       teacher_for: TeacherFor | None = None) -> list[_Trained]:  # fmt: skip
+def _one_after_another(
+    learner_spec: LearnerSpec,
+    dataset: ImageDataset,
+    steps: int,
+    batch_size: int,
+    grid: list[tuple[float, float, str]],
+    seed: int,
+    device: str,
+    augment: bool,
+    observe_at: tuple[int, ...],
+    teacher_for: TeacherFor | None = None,
+) -> list[_Trained]:
     trained = []
     for config in grid:
         learner = build_learner(learner_spec, dataset.image_shape, dataset.num_classes, seed, device)
@@ -108,17 +131,29 @@ def _one_after_another(learner_spec: LearnerSpec, dataset: ImageDataset, steps: 
         evaluations = _Evaluations(dataset, device)
         synchronize(device)
         start = time.perf_counter()
-        outcome = train(learner, initial_params(learner), lesson, observe_at=observe_at,
-                        observe=lambda _, state, learner=learner: evaluations(learner, state))  # fmt: skip
+        outcome = train(
+            learner,
+            initial_params(learner),
+            lesson,
+            observe_at=observe_at,
+            observe=lambda _, state, learner=learner: evaluations(learner, state),
+        )
         synchronize(device)
-        trained.append(_Trained(config, learner, outcome.state, outcome.observed,
-                                time.perf_counter() - start - evaluations.seconds))  # fmt: skip
+        trained.append(
+            _Trained(
+                config, learner, outcome.state, outcome.observed, time.perf_counter() - start - evaluations.seconds
+            )
+        )
     return trained
 
 
-def train_configurations(learner: torch.nn.Module, params: Params, lessons: list[Lesson],
-                         observe: Callable[[int, list[LearnerState]], object] | None = None,
-                         observe_at: tuple[int, ...] = ()) -> list[LearnerState]:  # fmt: skip
+def train_configurations(
+    learner: torch.nn.Module,
+    params: Params,
+    lessons: list[Lesson],
+    observe: Callable[[int, list[LearnerState]], object] | None = None,
+    observe_at: tuple[int, ...] = (),
+) -> list[LearnerState]:
     """`train` for several lessons that hand the same batches with their own step sizes (the
     configurations of a tuned grid), all at once from the same `params`: the parameters are stacked
     along a configuration dimension and `vmap(grad)` computes every configuration's gradient in one
@@ -155,9 +190,18 @@ def _unstack(layout: ParamLayout, flat: torch.Tensor, stats: Stats) -> list[Lear
     return [LearnerState(layout.views(flat[k]), tuple(s[k] for s in stats)) for k in range(flat.shape[0])]
 
 
-def _together(learner_spec: LearnerSpec, dataset: ImageDataset, steps: int, batch_size: int,
-              grid: list[tuple[float, float, str]], seed: int, device: str, augment: bool,
-              observe_at: tuple[int, ...], teacher_for: TeacherFor | None = None) -> list[_Trained]:  # fmt: skip
+def _together(
+    learner_spec: LearnerSpec,
+    dataset: ImageDataset,
+    steps: int,
+    batch_size: int,
+    grid: list[tuple[float, float, str]],
+    seed: int,
+    device: str,
+    augment: bool,
+    observe_at: tuple[int, ...],
+    teacher_for: TeacherFor | None = None,
+) -> list[_Trained]:
     trained = []
     for first in range(0, len(grid), GRID_GROUP):
         group = grid[first : first + GRID_GROUP]
@@ -175,14 +219,24 @@ def _together(learner_spec: LearnerSpec, dataset: ImageDataset, steps: int, batc
         states = train_configurations(learner, initial_params(learner), lessons, observe, observe_at)
         synchronize(device)
         seconds = (time.perf_counter() - start - evaluations.seconds) / len(group)
-        trained += [_Trained(config, learner, state, seen, seconds) for config, state, seen in zip(group, states, observed)]
+        trained += [
+            _Trained(config, learner, state, seen, seconds) for config, state, seen in zip(group, states, observed)
+        ]
     return trained
 
 
-def tuned_training(learner_spec: LearnerSpec, dataset: ImageDataset, steps: int, batch_size: int,
-                   grid: list[tuple[float, float, str]], seed: int, device: str, augment: bool = False,
-                   observe_at: tuple[int, ...] = (),
-                   teacher_for: TeacherFor | None = None) -> TunedTraining:  # fmt: skip
+def tuned_training(
+    learner_spec: LearnerSpec,
+    dataset: ImageDataset,
+    steps: int,
+    batch_size: int,
+    grid: list[tuple[float, float, str]],
+    seed: int,
+    device: str,
+    augment: bool = False,
+    observe_at: tuple[int, ...] = (),
+    teacher_for: TeacherFor | None = None,
+) -> TunedTraining:
     """Train one learner per (lr, momentum, schedule) of the grid on real data (or on the teacher
     `teacher_for(config)` gives, e.g. a small set); keep the best on validation.
 
@@ -194,24 +248,30 @@ def tuned_training(learner_spec: LearnerSpec, dataset: ImageDataset, steps: int,
     run = _together if together else _one_after_another
     trained = run(learner_spec, dataset, steps, batch_size, grid, seed, device, augment, observe_at, teacher_for)
     vals = torch.stack([accuracy(t.learner, t.state, dataset.val.x, dataset.val.y) for t in trained]).tolist()
-    tried = [{"lr": t.config[0], "momentum": t.config[1], "schedule": t.config[2], "val_acc": val}
-             for t, val in zip(trained, vals)]  # fmt: skip
+    tried = [
+        {"lr": t.config[0], "momentum": t.config[1], "schedule": t.config[2], "val_acc": val}
+        for t, val in zip(trained, vals)
+    ]
     best = max(range(len(trained)), key=lambda k: (vals[k], -k))  # the first of equals, as one after another
     chosen = trained[best]
     test_acc = accuracy(chosen.learner, chosen.state, dataset.test.x, dataset.test.y).item()
     curve = [{"step": t, "val_acc": v.item(), "test_acc": s.item()} for t, (v, s) in sorted(chosen.observed.items())]
     config = dict(zip(("lr", "momentum", "schedule"), chosen.config))
-    return TunedTraining(vals[best], test_acc, chosen.seconds, config, tried, curve,
-                         min(GRID_GROUP, len(grid)) if together else 1)  # fmt: skip
+    return TunedTraining(
+        vals[best], test_acc, chosen.seconds, config, tried, curve, min(GRID_GROUP, len(grid)) if together else 1
+    )
 
 
 def run_real(trial: Trial, method: RealMethod, ctx: TrialContext) -> TrialResult:
     dataset = ctx.dataset
     steps = training_steps(method, trial, len(dataset.train))
     grid = list(itertools.product(method.lr, method.momentum, method.schedule))
-    observe_at = curve_points(steps, math.ceil(len(dataset.train) / method.batch_size)) if method.curve else ()  # epoch ends
-    result = tuned_training(ctx.learner_spec, dataset, steps, method.batch_size, grid, trial.seed, ctx.device,
-                            method.augment, observe_at)  # fmt: skip
+    observe_at = (
+        curve_points(steps, math.ceil(len(dataset.train) / method.batch_size)) if method.curve else ()
+    )  # epoch ends
+    result = tuned_training(
+        ctx.learner_spec, dataset, steps, method.batch_size, grid, trial.seed, ctx.device, method.augment, observe_at
+    )
     details = {
         "steps": steps,
         "batch_size": method.batch_size,

@@ -1,5 +1,5 @@
 """Small image sets from suite methods: made by a subset, coreset, DM, DC or gtn-set method, loaded
-from a saved set.pt (`checkpoint`), or brought in a set file (`file`: gtnbench/set_file.py), checked
+from a saved set.pt (`checkpoint`), or brought in a set file (`file`: gtnbench/data/set_file.py), checked
 against the run's data set."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from gtnbench.distill.subset import random_subset
 from gtnbench.errors import DataError, GtnbenchError, TrialFailed
 from gtnbench.methods.base import learner_spec
 from gtnbench.models.learners import LearnerSpec
-from gtnbench.suite import (
+from gtnbench.suite.methods import (
     CoresetMethod,
     DCMethod,
     DMMethod,
@@ -28,8 +28,14 @@ from gtnbench.suite import (
 )
 
 # The `method` a saved set may carry to be loaded by a method of each kind.
-SET_METHOD_NAMES = {"subset": ("subset",), "coreset": ("herding", "kmeans"), "dm": ("dm",), "dc": ("dc",),
-                    "gtn-set": ("gtn-set",), "file": ("file",)}  # fmt: skip
+SET_METHOD_NAMES = {
+    "subset": ("subset",),
+    "coreset": ("herding", "kmeans"),
+    "dm": ("dm",),
+    "dc": ("dc",),
+    "gtn-set": ("gtn-set",),
+    "file": ("file",),
+}
 
 
 def set_counts(method: SizedSet, evaluation: SetEvaluation, num_classes: int) -> list[int]:
@@ -61,14 +67,17 @@ def load_set_file(path: Path, dataset: ImageDataset, kind: str | None = None) ->
     except DataError as error:
         raise TrialFailed(str(error)) from None
     if kind is not None and image_set.method not in SET_METHOD_NAMES[kind]:
-        raise TrialFailed(f"{path}: a {image_set.method} set, not one a {kind} method makes "
-                          f"({', '.join(SET_METHOD_NAMES[kind])})")  # fmt: skip
+        raise TrialFailed(
+            f"{path}: a {image_set.method} set, not one a {kind} method makes ({', '.join(SET_METHOD_NAMES[kind])})"
+        )
     if image_set.dataset != dataset.name:
         raise TrialFailed(f"{path}: made on {image_set.dataset}, not on this run's data set {dataset.name}")
     shape = tuple(image_set.images.shape[1:])
     if shape != tuple(dataset.image_shape) or image_set.num_classes > dataset.num_classes:
-        raise TrialFailed(f"{path}: images {shape} with {image_set.num_classes} classes do not fit {dataset.name} "
-                          f"({tuple(dataset.image_shape)}, {dataset.num_classes} classes)")  # fmt: skip
+        raise TrialFailed(
+            f"{path}: images {shape} with {image_set.num_classes} classes do not fit {dataset.name} "
+            f"({tuple(dataset.image_shape)}, {dataset.num_classes} classes)"
+        )
     return image_set
 
 
@@ -78,23 +87,30 @@ def gtn_lesson_set(gtn_path: Path, dataset: ImageDataset, seed: int) -> ImageSet
 
     gtn, config = load_gtn(gtn_path, dataset.device)
     images, labels = gtn.samples()
-    provenance = {"gtn_checkpoint": str(gtn_path), "gtn": config, "inner_steps": gtn.spec.inner_steps,
-                  "batch_size": gtn.spec.batch_size, "curriculum": gtn.spec.curriculum}  # fmt: skip
+    provenance = {
+        "gtn_checkpoint": str(gtn_path),
+        "gtn": config,
+        "inner_steps": gtn.spec.inner_steps,
+        "batch_size": gtn.spec.batch_size,
+        "curriculum": gtn.spec.curriculum,
+    }
     return ImageSet(images.flatten(0, 1).detach(), labels.flatten(), "gtn-set", dataset.name, seed, provenance)
 
 
 def file_set(method: FileSetMethod, dataset: ImageDataset) -> ImageSet:
-    """The set a `file` method brings, read and checked (gtnbench/set_file.py); a file whose content is
+    """The set a `file` method brings, read and checked (gtnbench/data/set_file.py); a file whose content is
     not the one the suite names (`sha256`) is refused."""
-    from gtnbench.set_file import read_set_file
+    from gtnbench.data.set_file import read_set_file
 
     try:
         brought = read_set_file(Path(method.path), dataset)
     except DataError as error:
         raise TrialFailed(str(error)) from None
     if method.sha256 and brought.image_set.provenance["sha256"] != method.sha256:
-        raise TrialFailed(f"{method.path}: its sha256 is {brought.image_set.provenance['sha256'][:12]}..., not the "
-                          f"{method.sha256[:12]}... the suite names: the file changed")  # fmt: skip
+        raise TrialFailed(
+            f"{method.path}: its sha256 is {brought.image_set.provenance['sha256'][:12]}..., not the "
+            f"{method.sha256[:12]}... the suite names: the file changed"
+        )
     return brought.image_set
 
 
@@ -103,8 +119,14 @@ def making_learner(method: DMMethod | DCMethod, learner: LearnerSpec) -> Learner
     return learner_spec(method.make_with) if method.make_with is not None else learner
 
 
-def make_image_set(method: SizedSet | GTNSetMethod | FileSetMethod, dataset: ImageDataset, learner: LearnerSpec,
-                   seed: int, evaluation: SetEvaluation, gtn_path: Path | None = None) -> ImageSet:  # fmt: skip
+def make_image_set(
+    method: SizedSet | GTNSetMethod | FileSetMethod,
+    dataset: ImageDataset,
+    learner: LearnerSpec,
+    seed: int,
+    evaluation: SetEvaluation,
+    gtn_path: Path | None = None,
+) -> ImageSet:
     """The set `method` makes from dataset.train with `seed` (a gtn-set: from the GTN at `gtn_path`; a file
     method: the file's set)."""
     if isinstance(method, GTNSetMethod):
@@ -116,19 +138,37 @@ def make_image_set(method: SizedSet | GTNSetMethod | FileSetMethod, dataset: Ima
         return random_subset(dataset, counts, seed)
     if isinstance(method, CoresetMethod):
         f = method.features
-        return coreset(dataset, counts, method.selection, FeatureLearner(learner, f.steps, f.batch_size, f.lr,
-                                                                         f.momentum), seed)  # fmt: skip
+        return coreset(
+            dataset, counts, method.selection, FeatureLearner(learner, f.steps, f.batch_size, f.lr, f.momentum), seed
+        )
     per_class = learned_per_class(counts)
     if isinstance(method, DMMethod):
-        config = DMConfig(images_per_class=per_class, iterations=method.iterations, lr_images=method.lr_images,
-                          momentum=method.momentum, real_per_class=method.real_per_class, init=method.init,
-                          dsa=tuple(method.dsa), embedding=method.embedding)  # fmt: skip
+        config = DMConfig(
+            images_per_class=per_class,
+            iterations=method.iterations,
+            lr_images=method.lr_images,
+            momentum=method.momentum,
+            real_per_class=method.real_per_class,
+            init=method.init,
+            dsa=tuple(method.dsa),
+            embedding=method.embedding,
+        )
         return distribution_matching(dataset, making_learner(method, learner), config, seed)
     if isinstance(method, DCMethod):
-        config = DCConfig(images_per_class=per_class, iterations=method.iterations, outer_loop=method.outer_loop,
-                          inner_loop=method.inner_loop, lr_images=method.lr_images, momentum=method.momentum,
-                          lr_network=method.lr_network, real_per_class=method.real_per_class,
-                          batch_train=method.batch_train, init=method.init, dsa=tuple(method.dsa),
-                          match=method.match, bn_stats=method.bn_stats)  # fmt: skip
+        config = DCConfig(
+            images_per_class=per_class,
+            iterations=method.iterations,
+            outer_loop=method.outer_loop,
+            inner_loop=method.inner_loop,
+            lr_images=method.lr_images,
+            momentum=method.momentum,
+            lr_network=method.lr_network,
+            real_per_class=method.real_per_class,
+            batch_train=method.batch_train,
+            init=method.init,
+            dsa=tuple(method.dsa),
+            match=method.match,
+            bn_stats=method.bn_stats,
+        )
         return gradient_matching(dataset, making_learner(method, learner), config, seed)
     raise TypeError(f"not a small-set method: {type(method).__name__}")

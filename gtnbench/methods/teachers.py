@@ -32,9 +32,9 @@ from gtnbench.methods.base import TrialContext, TrialResult, learner_spec
 from gtnbench.methods.real import TunedTraining, tuned_training
 from gtnbench.methods.sets import load_set_file, make_image_set
 from gtnbench.models.learners import LearnerSpec
-from gtnbench.set_grid import save_set_grid
 from gtnbench.store import artifact_path
-from gtnbench.suite import (
+from gtnbench.suite.config import SuiteConfig
+from gtnbench.suite.methods import (
     EqualSteps,
     FileSetMethod,
     GTNSetMethod,
@@ -43,35 +43,37 @@ from gtnbench.suite import (
     Reference,
     SetEvaluation,
     SizedSet,
-    SuiteConfig,
-    Trial,
-    expand,
-    prerequisites,
-    protocol_of,
-    reference_plan,
-    set_maker,
 )
+from gtnbench.suite.trials import Trial, prerequisites, protocol_of, reference_plan, set_maker
 from gtnbench.teachers.fixed_set import FixedSetTeacher, set_targets
+from gtnbench.teachers.pictures import save_set_grid
 from gtnbench.teachers.reference import ReferenceRecipe, ReferenceSetTeacher
 
 SET_FILE = "set.pt"
 GRID_FILE = "set.png"
 LOSS_POINTS = 100  # points of a synthesis loss curve kept in the record (set.pt keeps every iteration's)
-PROTOCOL_NAMES = {"equal-steps": "(a) equal steps", "own-recipe": "(b) own recipe, tuned",
-                  "reference": "(b) reference recipe"}  # fmt: skip
+PROTOCOL_NAMES = {
+    "equal-steps": "(a) equal steps",
+    "own-recipe": "(b) own recipe, tuned",
+    "reference": "(b) reference recipe",
+}
 REFERENCE_SCHEDULE = "reference"  # the schedule a reference trial records: lr / 10 after half the epochs
 
 
 def protocol_settings(evaluation: SetEvaluation, protocol: str) -> EqualSteps | OwnRecipe | Reference:
-    return {"equal-steps": evaluation.equal_steps, "own-recipe": evaluation.own_recipe,
-            "reference": evaluation.reference}[protocol]  # fmt: skip
+    return {
+        "equal-steps": evaluation.equal_steps,
+        "own-recipe": evaluation.own_recipe,
+        "reference": evaluation.reference,
+    }[protocol]
 
 
 def reference_recipe(config: SuiteConfig, method: str) -> ReferenceRecipe:
     """The reference recipe for the sets of `method` (its epochs and augmentation resolved)."""
     settings, plan = config.set_evaluation.reference, reference_plan(config, method)
-    return ReferenceRecipe(plan.epochs, plan.augment, plan.dsa, settings.batch_size, settings.lr, settings.momentum,
-                           settings.weight_decay)  # fmt: skip
+    return ReferenceRecipe(
+        plan.epochs, plan.augment, plan.dsa, settings.batch_size, settings.lr, settings.momentum, settings.weight_decay
+    )
 
 
 def protocol_steps(protocol: str, settings: EqualSteps | OwnRecipe | ReferenceRecipe, set_size: int) -> int:
@@ -88,11 +90,16 @@ def protocol_label(protocol: str, settings: EqualSteps | OwnRecipe | ReferenceRe
     if protocol == "equal-steps":
         return f"{PROTOCOL_NAMES[protocol]}: {steps} steps x batch {batch}, as on the GTN's lesson"
     if protocol == "reference":
-        augment = {"dsa": f"DSA ({', '.join(settings.dsa)})", "crop-scale-rotate": "crop, scale or rotate",
-                   "none": "no augmentation"}[settings.augment]  # fmt: skip
-        return (f"{PROTOCOL_NAMES[protocol]}: {settings.epochs} epochs in batches of {batch} ({steps} steps), "
-                f"{augment}, SGD lr {settings.lr:g} / 10 at half, momentum {settings.momentum:g}, weight decay "
-                f"{settings.weight_decay:g}")  # fmt: skip
+        augment = {
+            "dsa": f"DSA ({', '.join(settings.dsa)})",
+            "crop-scale-rotate": "crop, scale or rotate",
+            "none": "no augmentation",
+        }[settings.augment]
+        return (
+            f"{PROTOCOL_NAMES[protocol]}: {settings.epochs} epochs in batches of {batch} ({steps} steps), "
+            f"{augment}, SGD lr {settings.lr:g} / 10 at half, momentum {settings.momentum:g}, weight decay "
+            f"{settings.weight_decay:g}"
+        )
     return f"{PROTOCOL_NAMES[protocol]}: {settings.epochs} epochs on the set in batches of {batch} ({steps} steps)"
 
 
@@ -108,21 +115,41 @@ def _reference(image_set: ImageSet, ctx: TrialContext, method: str, seed: int) -
     learner = learner_spec(ctx.config.set_evaluation.reference.learner)
     teacher = ReferenceSetTeacher(image_set.images, set_targets(image_set), recipe)
     steps = teacher.steps()
-    result = tuned_training(learner, ctx.dataset, steps, recipe.batch_size,
-                            [(recipe.lr, recipe.momentum, REFERENCE_SCHEDULE)], seed, ctx.device,
-                            teacher_for=lambda _: teacher)  # fmt: skip
+    result = tuned_training(
+        learner,
+        ctx.dataset,
+        steps,
+        recipe.batch_size,
+        [(recipe.lr, recipe.momentum, REFERENCE_SCHEDULE)],
+        seed,
+        ctx.device,
+        teacher_for=lambda _: teacher,
+    )
     batch = min(recipe.batch_size, len(image_set))
-    details = {"protocol": "reference", "protocol_label": protocol_label("reference", recipe, steps, batch),
-               "steps": steps, "batch_size": batch, "epochs": recipe.epochs, "epochs_trained": recipe.epochs + 1,
-               "augment": recipe.augment, "dsa": list(recipe.dsa), "weight_decay": recipe.weight_decay,
-               "chosen": result.chosen, "tuned_on": None, "grid": result.grid, "chosen_at_grid_edge": False,
-               "bn_eval": learner.protocol(), "reference_learner": {"name": learner.name, "widths": learner.widths},
-               "protocol_config": ctx.config.set_evaluation.reference.model_dump(mode="json")}  # fmt: skip
+    details = {
+        "protocol": "reference",
+        "protocol_label": protocol_label("reference", recipe, steps, batch),
+        "steps": steps,
+        "batch_size": batch,
+        "epochs": recipe.epochs,
+        "epochs_trained": recipe.epochs + 1,
+        "augment": recipe.augment,
+        "dsa": list(recipe.dsa),
+        "weight_decay": recipe.weight_decay,
+        "chosen": result.chosen,
+        "tuned_on": None,
+        "grid": result.grid,
+        "chosen_at_grid_edge": False,
+        "bn_eval": learner.protocol(),
+        "reference_learner": {"name": learner.name, "widths": learner.widths},
+        "protocol_config": ctx.config.set_evaluation.reference.model_dump(mode="json"),
+    }
     return result, details
 
 
-def evaluate_set(image_set: ImageSet, learner: LearnerSpec, ctx: TrialContext, protocol: str, seed: int,
-                 method: str) -> tuple[TunedTraining, dict[str, Any]]:  # fmt: skip
+def evaluate_set(
+    image_set: ImageSet, learner: LearnerSpec, ctx: TrialContext, protocol: str, seed: int, method: str
+) -> tuple[TunedTraining, dict[str, Any]]:
     """A fresh learner trained on the set under `protocol` (the sets of `method`), its grid tuned on
     validation (reference: the reference learner and recipe, nothing tuned); the result and what the
     record says about the protocol."""
@@ -136,13 +163,31 @@ def evaluate_set(image_set: ImageSet, learner: LearnerSpec, ctx: TrialContext, p
     def teacher_for(config: tuple[float, float, str]) -> FixedSetTeacher:
         return FixedSetTeacher.from_set(placed, settings.batch_size, *config, augment=settings.augment)
 
-    result = tuned_training(learner, ctx.dataset, steps, settings.batch_size, grid, seed, ctx.device,
-                            settings.augment, teacher_for=teacher_for)  # fmt: skip
+    result = tuned_training(
+        learner,
+        ctx.dataset,
+        steps,
+        settings.batch_size,
+        grid,
+        seed,
+        ctx.device,
+        settings.augment,
+        teacher_for=teacher_for,
+    )
     batch = min(settings.batch_size, len(placed))
-    details = {"protocol": protocol, "protocol_label": protocol_label(protocol, settings, steps, batch), "steps": steps,
-               "batch_size": batch, "augment": settings.augment, "chosen": result.chosen, "tuned_on": "val",
-               "grid": result.grid, "chosen_at_grid_edge": at_grid_edge(result.chosen, settings),
-               "bn_eval": learner.protocol(), "protocol_config": settings.model_dump(mode="json")}  # fmt: skip
+    details = {
+        "protocol": protocol,
+        "protocol_label": protocol_label(protocol, settings, steps, batch),
+        "steps": steps,
+        "batch_size": batch,
+        "augment": settings.augment,
+        "chosen": result.chosen,
+        "tuned_on": "val",
+        "grid": result.grid,
+        "chosen_at_grid_edge": at_grid_edge(result.chosen, settings),
+        "bn_eval": learner.protocol(),
+        "protocol_config": settings.model_dump(mode="json"),
+    }
     if protocol == "own-recipe":
         details["epochs"] = settings.epochs
     if result.trained_together > 1:
@@ -174,12 +219,21 @@ def construction_cost(image_set: ImageSet, source: str, seconds: float, device: 
     provenance = image_set.provenance
     if source == "file":
         declared = provenance.get("declared", {})
-        return {"source": "declared by the file", "seconds": declared.get("seconds"), "flops": declared.get("flops"),
-                "device": declared.get("device")}  # fmt: skip
+        return {
+            "source": "declared by the file",
+            "seconds": declared.get("seconds"),
+            "flops": declared.get("flops"),
+            "device": declared.get("device"),
+        }
     if source == "checkpoint":
         return {"source": "loaded (made before)", "seconds": None, "flops": None, "device": None}
-    cost = {"source": "made here", "seconds": seconds, "flops": provenance.get("flops"), "device": device,
-            "flops_how": provenance.get("flops_how")}  # fmt: skip
+    cost = {
+        "source": "made here",
+        "seconds": seconds,
+        "flops": provenance.get("flops"),
+        "device": device,
+        "flops_how": provenance.get("flops_how"),
+    }
     if image_set.method == "gtn-set":
         cost["note"] = "drawing the lesson only; the GTN's meta-training is its gtn trial's meta_seconds"
     return cost
@@ -195,8 +249,9 @@ def _gtn_file(trial: Trial, method: GTNSetMethod, ctx: TrialContext) -> Path:
     return path
 
 
-def _obtain(trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, learner: LearnerSpec,
-            ctx: TrialContext) -> tuple[ImageSet, dict[str, Any], float]:  # fmt: skip
+def _obtain(
+    trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, learner: LearnerSpec, ctx: TrialContext
+) -> tuple[ImageSet, dict[str, Any], float]:
     """The set of the making trial: loaded from `checkpoint`, read from a brought file, or made; how, and
     the seconds it took."""
     if isinstance(method, FileSetMethod):
@@ -215,7 +270,7 @@ def _obtain(trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, learn
 
 def set_file(ctx: TrialContext, method: str, seed: int) -> tuple[Path, Trial]:
     """The set.pt the making trial of `method` saved for `seed` (it must have finished, in this run)."""
-    maker = set_maker(ctx.config, method, seed, expand(ctx.config))
+    maker = set_maker(ctx.config, method, seed)
     path = artifact_path(ctx.run_dir, maker.id) / SET_FILE
     if not path.is_file():
         raise TrialFailed(f"{path} is missing: {maker.id} must finish first, in this run directory")
@@ -224,26 +279,38 @@ def set_file(ctx: TrialContext, method: str, seed: int) -> tuple[Path, Trial]:
 
 def describe_set(image_set: ImageSet, path: Path, ctx: TrialContext) -> dict[str, Any]:
     inside = path.relative_to(ctx.run_dir) if path.is_relative_to(ctx.run_dir) else path
-    return {"method": image_set.method, "images": len(image_set), "per_class": image_set.per_class(),
-            "seed": image_set.seed, "file": str(inside)}  # fmt: skip
+    return {
+        "method": image_set.method,
+        "images": len(image_set),
+        "per_class": image_set.per_class(),
+        "seed": image_set.seed,
+        "file": str(inside),
+    }
 
 
 def run_small_set(trial: Trial, method: SizedSet | GTNSetMethod | FileSetMethod, ctx: TrialContext) -> TrialResult:
     """One protocol's score of a small-set teacher; the first protocol's trial also makes and saves the set,
     and records its construction cost."""
     learner = learner_spec(method.learner) if method.learner else ctx.learner_spec
-    maker = set_maker(ctx.config, trial.method, trial.seed, expand(ctx.config))
+    maker = set_maker(ctx.config, trial.method, trial.seed)
     metrics: dict[str, float] = {}
-    details: dict[str, Any] = {"kind": method.kind,
-                               "learner": {"name": learner.name, "widths": learner.widths, "seed": trial.seed}}
+    details: dict[str, Any] = {
+        "kind": method.kind,
+        "learner": {"name": learner.name, "widths": learner.widths, "seed": trial.seed},
+    }
     if trial == maker:
         image_set, source, seconds = _obtain(trial, method, learner, ctx)
         artifacts = ctx.artifact_dir()
         path = save_image_set(image_set, artifacts / SET_FILE)
         save_set_grid(image_set, artifacts / GRID_FILE, f"{trial.method}, seed {trial.seed} ({ctx.dataset.label})")
         cost = construction_cost(image_set, source["source"], seconds, ctx.device)
-        details.update(samples=str((artifacts / GRID_FILE).relative_to(ctx.run_dir)), made=made_details(image_set),
-                       set_config=method.model_dump(mode="json"), cost=cost, **source)  # fmt: skip
+        details.update(
+            samples=str((artifacts / GRID_FILE).relative_to(ctx.run_dir)),
+            made=made_details(image_set),
+            set_config=method.model_dump(mode="json"),
+            cost=cost,
+            **source,
+        )
         metrics["make_seconds"] = seconds
         if source["source"] == "made" and cost["flops"] is not None:
             metrics["make_flops"] = float(cost["flops"])

@@ -43,21 +43,27 @@ def _check(learner: nn.Module, embedding: str) -> None:
     if embedding not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {embedding!r}; known: {', '.join(EMBEDDINGS)}")
     if not isinstance(learner, (MnistLearner, CifarLearner, ConvNet)):
-        raise GtnbenchError(f"embeddings are defined for the mnist-paper, cifar10-paper and convnet learners, "
-                            f"not {type(learner).__name__}")  # fmt: skip
+        raise GtnbenchError(
+            f"embeddings are defined for the mnist-paper, cifar10-paper and convnet learners, "
+            f"not {type(learner).__name__}"
+        )
 
 
-def embed(learner: nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor,
-          embedding: str = "penultimate") -> torch.Tensor:  # fmt: skip
+def embed(
+    learner: nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor, embedding: str = "penultimate"
+) -> torch.Tensor:
     """Embeddings [N, D] of images x under `params` (a dict named like learner.named_parameters())."""
     _check(learner, embedding)
     if isinstance(learner, ConvNet):
-        inner = {name[len(PREFIX):]: value for name, value in params.items() if name.startswith(PREFIX)}
+        inner = {name[len(PREFIX) :]: value for name, value in params.items() if name.startswith(PREFIX)}
         return functional_call(learner.features, inner, (x,)).flatten(1)
     count = _paper_prefix(learner, embedding)
     body = learner.features[:count]
-    inner = {name[len(PREFIX):]: value for name, value in params.items()
-             if name.startswith(PREFIX) and int(name[len(PREFIX):].split(".")[0]) < count}  # fmt: skip
+    inner = {
+        name[len(PREFIX) :]: value
+        for name, value in params.items()
+        if name.startswith(PREFIX) and int(name[len(PREFIX) :].split(".")[0]) < count
+    }
     return functional_call(body, inner, (x,)).flatten(1)
 
 

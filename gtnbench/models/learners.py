@@ -31,20 +31,29 @@ class MnistLearner(nn.Module):
     # Width randomisation ranges [low, high) at the default widths (GTN_FACTS.md).
     default_width_ranges = ((32, 128), (64, 256), (64, 256))
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None,
-                 bn_eval="last-batch"):  # fmt: skip
+    def __init__(
+        self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, bn_eval="last-batch"
+    ):
         super().__init__()
         self.bn_eval = check_protocol(bn_eval)
         *convs, fc = widths
         channels, height, width = in_shape
         layers = []
         for cout in convs:
-            layers += [conv3x3(channels, cout, 1, generator, weight_norm, device), nn.MaxPool2d(3, 2, 1),
-                       MeanOnlyBatchNorm(cout, device), nn.LeakyReLU(LEAKY_SLOPE)]  # fmt: skip
+            layers += [
+                conv3x3(channels, cout, 1, generator, weight_norm, device),
+                nn.MaxPool2d(3, 2, 1),
+                MeanOnlyBatchNorm(cout, device),
+                nn.LeakyReLU(LEAKY_SLOPE),
+            ]
             channels, height, width = cout, (height + 1) // 2, (width + 1) // 2
-        layers += [nn.Flatten(), linear(channels * height * width, fc, generator, weight_norm, device, bias=False),
-                   MeanOnlyBatchNorm(fc, device), nn.LeakyReLU(LEAKY_SLOPE),
-                   linear(fc, num_classes, generator, weight_norm, device)]  # fmt: skip
+        layers += [
+            nn.Flatten(),
+            linear(channels * height * width, fc, generator, weight_norm, device, bias=False),
+            MeanOnlyBatchNorm(fc, device),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            linear(fc, num_classes, generator, weight_norm, device),
+        ]
         self.features = nn.Sequential(*layers)
         self.channels_last = True  # off under vmap (see vmappable)
 
@@ -82,14 +91,18 @@ class CifarLearner(nn.Module):
     strides = (1, 2, 1, 2, 1)
     default_bn_eval = "last-batch"
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None,
-                 bn_eval="last-batch"):  # fmt: skip
+    def __init__(
+        self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, bn_eval="last-batch"
+    ):
         super().__init__()
         self.bn_eval = check_protocol(bn_eval)
         layers, cin = [], in_shape[0]
         for cout, stride in zip(widths, self.strides, strict=True):
-            layers += [conv3x3(cin, cout, stride, generator, weight_norm, device), MeanOnlyBatchNorm(cout, device),
-                       nn.LeakyReLU(LEAKY_SLOPE)]  # fmt: skip
+            layers += [
+                conv3x3(cin, cout, stride, generator, weight_norm, device),
+                MeanOnlyBatchNorm(cout, device),
+                nn.LeakyReLU(LEAKY_SLOPE),
+            ]
             cin = cout
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), linear(cin, num_classes, generator, weight_norm, device)]
         self.features = nn.Sequential(*layers)
@@ -112,8 +125,7 @@ class ConvNet(nn.Module):
     default_width_ranges = ((64, 256),) * 3
     default_bn_eval = "batch"
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=False, device=None,
-                 bn_eval="batch"):  # fmt: skip
+    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=False, device=None, bn_eval="batch"):
         super().__init__()
         if weight_norm:
             raise ValueError("the reference ConvNet is not weight-normalised: build it with weight_norm = false")
@@ -122,8 +134,12 @@ class ConvNet(nn.Module):
         blocks = []
         for depth, cout in enumerate(widths):
             padding = 3 if channels == 1 and depth == 0 else 1
-            blocks += [nn.Conv2d(channels, cout, 3, padding=padding, device=device),
-                       nn.GroupNorm(cout, cout, affine=True, device=device), nn.ReLU(), nn.AvgPool2d(2, 2)]  # fmt: skip
+            blocks += [
+                nn.Conv2d(channels, cout, 3, padding=padding, device=device),
+                nn.GroupNorm(cout, cout, affine=True, device=device),
+                nn.ReLU(),
+                nn.AvgPool2d(2, 2),
+            ]
             height, width = (height + 2 * padding - 2) // 2, (width + 2 * padding - 2) // 2
             channels = cout
         self.features = nn.Sequential(*blocks)
@@ -158,8 +174,18 @@ class CellLearner(CellNetwork):
     default_widths = (16, 5)
     default_bn_eval = "running"
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, arch=None,
-                 seed=0, bn_eval="running"):  # fmt: skip
+    def __init__(
+        self,
+        widths,
+        in_shape,
+        num_classes,
+        generator=None,
+        weight_norm=True,
+        device=None,
+        arch=None,
+        seed=0,
+        bn_eval="running",
+    ):
         channels, cells = widths
         cell = arch or random_cell(torch.Generator(device="cpu").manual_seed(seed))
         super().__init__(cell, channels, cells, num_classes, in_shape[0], device, generator, bn_eval)
@@ -173,16 +199,31 @@ class MacroLearner(MacroNetwork):
     default_widths = (32, 1280)
     default_bn_eval = "running"
 
-    def __init__(self, widths, in_shape, num_classes, generator=None, weight_norm=True, device=None, arch=None,
-                 seed=0, bn_eval="running"):  # fmt: skip
+    def __init__(
+        self,
+        widths,
+        in_shape,
+        num_classes,
+        generator=None,
+        weight_norm=True,
+        device=None,
+        arch=None,
+        seed=0,
+        bn_eval="running",
+    ):
         channels, head_channels = widths
-        super().__init__(arch or random_code(seed), channels, head_channels, num_classes, in_shape[0], device,
-                         generator, bn_eval)  # fmt: skip
+        super().__init__(
+            arch or random_code(seed), channels, head_channels, num_classes, in_shape[0], device, generator, bn_eval
+        )
 
 
-LEARNERS: dict[str, type[nn.Module]] = {"mnist-paper": MnistLearner, "cifar10-paper": CifarLearner,
-                                        "nb201-cell": CellLearner, "macro-net": MacroLearner,
-                                        "convnet": ConvNet}  # fmt: skip
+LEARNERS: dict[str, type[nn.Module]] = {
+    "mnist-paper": MnistLearner,
+    "cifar10-paper": CifarLearner,
+    "nb201-cell": CellLearner,
+    "macro-net": MacroLearner,
+    "convnet": ConvNet,
+}
 # Learners that are a search space's network: their architecture is `arch`, else drawn from the seed.
 SPACE_LEARNERS = {"nb201-cell": CellLearner, "macro-net": MacroLearner}
 
@@ -217,8 +258,10 @@ def sample_widths(spec: LearnerSpec, generator: torch.Generator) -> tuple[int, .
         return widths
     cls = LEARNERS[spec.name]
     if len(widths) == len(cls.default_widths):
-        ranges = [(low * w / d, high * w / d) for w, d, (low, high) in
-                  zip(widths, cls.default_widths, cls.default_width_ranges)]  # fmt: skip
+        ranges = [
+            (low * w / d, high * w / d)
+            for w, d, (low, high) in zip(widths, cls.default_widths, cls.default_width_ranges)
+        ]
     else:
         ranges = [(w / 2, 2 * w) for w in widths]
     drawn = []
@@ -240,7 +283,15 @@ def build_learner(
         raise ValueError(f"unknown learner {spec.name!r}; known: {', '.join(LEARNERS)}")
     init = torch.Generator(device=device).manual_seed(seed)
     if spec.name in SPACE_LEARNERS:
-        return SPACE_LEARNERS[spec.name](spec.base_widths(), in_shape, num_classes, init, device=device, arch=spec.arch,
-                                         seed=seed, bn_eval=spec.protocol())  # fmt: skip
+        return SPACE_LEARNERS[spec.name](
+            spec.base_widths(),
+            in_shape,
+            num_classes,
+            init,
+            device=device,
+            arch=spec.arch,
+            seed=seed,
+            bn_eval=spec.protocol(),
+        )
     widths = sample_widths(spec, torch.Generator(device="cpu").manual_seed(seed))
     return LEARNERS[spec.name](widths, in_shape, num_classes, init, spec.weight_norm, device, spec.protocol())

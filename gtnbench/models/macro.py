@@ -59,8 +59,9 @@ class InvertedResidual(nn.Module):
             nn.Conv2d(cin, hidden, 1, bias=False, device=device),
             batch_norm(hidden, device),
             nn.ReLU(),
-            nn.Conv2d(hidden, hidden, kernel, stride=stride, padding=kernel // 2, groups=hidden, bias=False,
-                      device=device),  # fmt: skip
+            nn.Conv2d(
+                hidden, hidden, kernel, stride=stride, padding=kernel // 2, groups=hidden, bias=False, device=device
+            ),
             batch_norm(hidden, device),
             nn.ReLU(),
             nn.Conv2d(hidden, cout, 1, bias=False, device=device),

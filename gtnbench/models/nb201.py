@@ -150,10 +150,9 @@ class Cell(nn.Module):
     def __init__(self, ops: Sequence[str], channels: int, device: Device) -> None:
         super().__init__()
         self.ops = check_ops(ops)
-        self.edges = nn.ModuleDict({
-            edge_key(position): edge_op(op, channels, device)
-            for position, op in enumerate(self.ops) if op != "none"
-        })  # fmt: skip
+        self.edges = nn.ModuleDict(
+            {edge_key(position): edge_op(op, channels, device) for position, op in enumerate(self.ops) if op != "none"}
+        )
         computed = computed_edges(self.ops)
         self.incoming = {
             node: [(edge_key(p), EDGES[p][1]) for p in sorted(computed) if EDGES[p][0] == node] for node in (1, 2, 3)

@@ -133,8 +133,10 @@ class BatchNorm(nn.Module):
         stored = current.take(2)
         channels = x.shape[1]
         if stored is None:
-            stored = (torch.zeros(channels, dtype=x.dtype, device=x.device),
-                      torch.ones(channels, dtype=x.dtype, device=x.device))  # fmt: skip
+            stored = (
+                torch.zeros(channels, dtype=x.dtype, device=x.device),
+                torch.ones(channels, dtype=x.dtype, device=x.device),
+            )
         if not current.training:
             mean, var = stored
             if not current.exact:
@@ -149,7 +151,10 @@ class BatchNorm(nn.Module):
         var, mean = torch.var_mean(x, dim=dims, correction=0)
         count = x.numel() // channels
         unbiased = var * (count / max(count - 1, 1))
-        current.produced += [_update(stored[0], mean, current.keep, 0.0), _update(stored[1], unbiased, current.keep, 1.0)]
+        current.produced += [
+            _update(stored[0], mean, current.keep, 0.0),
+            _update(stored[1], unbiased, current.keep, 1.0),
+        ]
         return self._affine(x, mean, var)
 
     def _affine(self, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:

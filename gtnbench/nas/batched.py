@@ -34,7 +34,7 @@ from gtnbench.models.nb201 import (
     arch_str,
     computed_edges,
     edge_key,
-    relu_conv_bn,  # fmt: skip
+    relu_conv_bn,
 )
 from gtnbench.models.norm import KEEP, Stats, statistics_pass
 from gtnbench.nas.proxies import ProxyScores, build_network, pregenerated
@@ -60,11 +60,17 @@ class MaskedCell(nn.Module):
 
     def __init__(self, channels: int, device) -> None:
         super().__init__()
-        self.edges = nn.ModuleDict({
-            edge_key(position): nn.ModuleDict({op: relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3,
-                                                                  1, device) for op in CONV_OPS})
-            for position in range(len(EDGES))
-        })  # fmt: skip
+        self.edges = nn.ModuleDict(
+            {
+                edge_key(position): nn.ModuleDict(
+                    {
+                        op: relu_conv_bn(channels, channels, 1 if op == "nor_conv_1x1" else 3, 1, device)
+                        for op in CONV_OPS
+                    }
+                )
+                for position in range(len(EDGES))
+            }
+        )
 
     def edge(self, position: int, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         convs = self.edges[edge_key(position)]
@@ -95,12 +101,16 @@ class GlobalAvgPool(nn.Module):
 class SuperNetwork(CellNetwork):
     """CellNetwork's layout (same parameter names outside the cells) with masked cells: forward(x, mask)."""
 
-    def __init__(self, C: int, N: int, num_classes: int, in_channels: int, device="meta", bn_eval: str = "running") -> None:
+    def __init__(
+        self, C: int, N: int, num_classes: int, in_channels: int, device="meta", bn_eval: str = "running"
+    ) -> None:
         super().__init__(("none",) * len(EDGES), C, N, num_classes, in_channels, device, bn_eval=bn_eval)
-        self.cells = nn.Sequential(*[
-            layer if isinstance(layer, ResidualReduction) else MaskedCell(width, device)
-            for layer, width in zip(self.cells, [C] * N + [2 * C] * (N + 1) + [4 * C] * (N + 1))
-        ])  # fmt: skip
+        self.cells = nn.Sequential(
+            *[
+                layer if isinstance(layer, ResidualReduction) else MaskedCell(width, device)
+                for layer, width in zip(self.cells, [C] * N + [2 * C] * (N + 1) + [4 * C] * (N + 1))
+            ]
+        )
         self.head[2] = GlobalAvgPool()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -134,8 +144,9 @@ def unstack_params(params: Params, a: int, net: CellNetwork) -> Params:
     return {name: params[super_name(name, net.ops)][a] for name, _ in net.named_parameters()}
 
 
-def _forward(supernet: SuperNetwork, p: Params, stats: Stats, mask: torch.Tensor, x: torch.Tensor,
-             training: bool) -> tuple[torch.Tensor, Stats]:  # fmt: skip
+def _forward(
+    supernet: SuperNetwork, p: Params, stats: Stats, mask: torch.Tensor, x: torch.Tensor, training: bool
+) -> tuple[torch.Tensor, Stats]:
     """One architecture's outputs (under vmap) and, in training, the statistics its batch leaves behind."""
     protocol = supernet.bn_eval
     if protocol == "batch":
@@ -145,8 +156,14 @@ def _forward(supernet: SuperNetwork, p: Params, stats: Stats, mask: torch.Tensor
     return out, tuple(current.produced) if training else stats
 
 
-def train_batch(supernet: SuperNetwork, params: Params, masks: torch.Tensor, lesson: Lesson, observe=None,
-                observe_at: tuple[int, ...] = ()) -> LearnerState:  # fmt: skip
+def train_batch(
+    supernet: SuperNetwork,
+    params: Params,
+    masks: torch.Tensor,
+    lesson: Lesson,
+    observe=None,
+    observe_at: tuple[int, ...] = (),
+) -> LearnerState:
     """`train`'s SGD + momentum for every architecture at once: one shared batch per step, and per-architecture
     gradients from vmap(grad) over (stacked params, statistics, masks). observe(t, state) after the steps in
     observe_at; the state's parameters and statistics are stacked along the architecture dimension."""
@@ -170,21 +187,37 @@ def train_batch(supernet: SuperNetwork, params: Params, masks: torch.Tensor, les
 @torch.no_grad()
 def batch_logits(supernet: SuperNetwork, state: LearnerState, masks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """[A, len(x), classes] in evaluation mode, computed in chunks of EVAL_BATCH like `accuracy`."""
-    forward = vmap(lambda p, stats, mask, chunk: _forward(supernet, p, stats, mask, chunk, False)[0],
-                   in_dims=(0, 0, 0, None))  # fmt: skip
-    return torch.cat([forward(state.params, state.stats, masks, x[start : start + EVAL_BATCH])
-                      for start in range(0, x.shape[0], EVAL_BATCH)], dim=1)  # fmt: skip
+    forward = vmap(
+        lambda p, stats, mask, chunk: _forward(supernet, p, stats, mask, chunk, False)[0], in_dims=(0, 0, 0, None)
+    )
+    return torch.cat(
+        [
+            forward(state.params, state.stats, masks, x[start : start + EVAL_BATCH])
+            for start in range(0, x.shape[0], EVAL_BATCH)
+        ],
+        dim=1,
+    )
 
 
-def batch_accuracy(supernet: SuperNetwork, state: LearnerState, masks: torch.Tensor, x: torch.Tensor,
-                   y: torch.Tensor) -> torch.Tensor:  # fmt: skip
+def batch_accuracy(
+    supernet: SuperNetwork, state: LearnerState, masks: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """[A] fraction of `x` each architecture classifies as `y` (on the device, no host sync)."""
     return (batch_logits(supernet, state, masks, x).argmax(2) == y).sum(1) / x.shape[0]
 
 
-def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], dataset: ImageDataset, channels: int,
-                      cells: int, seed: int, device: str, eval_size: int | None = None,
-                      bn_eval: str = "running") -> list[ProxyScores]:  # fmt: skip
+def train_based_batch(
+    archs: list[int],
+    teacher: Teacher,
+    steps: list[int],
+    dataset: ImageDataset,
+    channels: int,
+    cells: int,
+    seed: int,
+    device: str,
+    eval_size: int | None = None,
+    bn_eval: str = "running",
+) -> list[ProxyScores]:
     """`train_based` for every architecture of `archs` at once, in the order of `archs`.
 
     Same initial weights (build_network with `seed`), same lesson (one draw, every architecture
@@ -200,8 +233,9 @@ def train_based_batch(archs: list[int], teacher: Teacher, steps: list[int], data
     params = stack_params(supernet, nets, device)
     masks = torch.stack([arch_mask(net.ops) for net in nets]).to(device)
     x, y = dataset.val.x[:eval_size], dataset.val.y[:eval_size]
-    lesson, generation = pregenerated(teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed)),
-                                      device)  # fmt: skip
+    lesson, generation = pregenerated(
+        teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed)), device
+    )
     accuracies: dict[int, torch.Tensor] = {}
     elapsed: dict[int, float] = {}
     evaluation = [0.0]

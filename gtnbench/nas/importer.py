@@ -109,8 +109,10 @@ def import_official(path: Path, out: Path, indices: list[int] | None = None) -> 
         outside = sorted({i for i in indices if not 0 <= i < NUM_ARCHS})
         repeated = sorted(i for i, n in Counter(indices).items() if n > 1)
         if outside or repeated:
-            raise DataError(f"indices: expected distinct integers in 0..{NUM_ARCHS - 1}; "
-                            f"out of range: {outside[:10]}, repeated: {repeated[:10]}")  # fmt: skip
+            raise DataError(
+                f"indices: expected distinct integers in 0..{NUM_ARCHS - 1}; "
+                f"out of range: {outside[:10]}, repeated: {repeated[:10]}"
+            )
     api = open_benchmark(path, indices)
     arch_strs = list(api.meta_archs)
     if len(arch_strs) != NUM_ARCHS:

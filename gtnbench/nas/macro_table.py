@@ -39,21 +39,34 @@ DATASET = "cifar10"
 SCHEDULE = "50 epochs"
 
 COLUMNS: dict[str, ColumnInfo] = {
-    **{f"cifar10_test_acc_seed{s}": ColumnInfo(DATASET, "test accuracy", SCHEDULE, ONE_SEED,
-                                                f"training run {s} of {SEEDS}", importable=False)
-       for s in range(SEEDS)},  # fmt: skip
-    "cifar10_test_acc_mean": ColumnInfo(DATASET, "test accuracy", SCHEDULE, MEAN_OVER_SEEDS,
-                                        f"{SEEDS} training runs", importable=False),  # fmt: skip
-    "cifar10_test_acc_std": ColumnInfo(DATASET, "test accuracy standard deviation", SCHEDULE, None,
-                                       f"population (ddof=0) over the {SEEDS} training runs",
-                                       importable=False),  # fmt: skip
+    **{
+        f"cifar10_test_acc_seed{s}": ColumnInfo(
+            DATASET, "test accuracy", SCHEDULE, ONE_SEED, f"training run {s} of {SEEDS}", importable=False
+        )
+        for s in range(SEEDS)
+    },
+    "cifar10_test_acc_mean": ColumnInfo(
+        DATASET, "test accuracy", SCHEDULE, MEAN_OVER_SEEDS, f"{SEEDS} training runs", importable=False
+    ),
+    "cifar10_test_acc_std": ColumnInfo(
+        DATASET,
+        "test accuracy standard deviation",
+        SCHEDULE,
+        None,
+        f"population (ddof=0) over the {SEEDS} training runs",
+        importable=False,
+    ),
     "cifar10_params_M": ColumnInfo(DATASET, "parameters", importable=False),
     "cifar10_flops_M": ColumnInfo(DATASET, "FLOPs", importable=False),
 }
 HEADER = ("index", "code", *COLUMNS)
 # Source JSON field of each column (test_acc is the list of the three runs).
-_SOURCE = {"cifar10_test_acc_mean": "mean_acc", "cifar10_test_acc_std": "std", "cifar10_params_M": "params",
-           "cifar10_flops_M": "flops"}  # fmt: skip
+_SOURCE = {
+    "cifar10_test_acc_mean": "mean_acc",
+    "cifar10_test_acc_std": "std",
+    "cifar10_params_M": "params",
+    "cifar10_flops_M": "flops",
+}
 
 
 def code_of(index: int) -> str:

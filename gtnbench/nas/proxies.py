@@ -32,8 +32,15 @@ class ProxyScores:
     seconds: dict[str, float] = field(default_factory=dict)  # what computing each score cost
 
 
-def build_network(space: SearchSpace, arch: int, widths: Mapping[str, int], dataset: ImageDataset, seed: int,
-                  device: str, bn_eval: str = "running") -> nn.Module:  # fmt: skip
+def build_network(
+    space: SearchSpace,
+    arch: int,
+    widths: Mapping[str, int],
+    dataset: ImageDataset,
+    seed: int,
+    device: str,
+    bn_eval: str = "running",
+) -> nn.Module:
     """The space's network of architecture `arch` for `dataset`'s images and classes, weights drawn from `seed`."""
     init = torch.Generator(device=device).manual_seed(seed)
     return space.build(arch, dataset.num_classes, dataset.image_shape[0], device, init, bn_eval, **widths)
@@ -52,21 +59,37 @@ def pregenerated(lesson: Lesson, device: str) -> tuple[Lesson, float]:
     with torch.no_grad():
         xs, ys = many(0, lesson.steps)
     synchronize(device)
-    made = Lesson(lesson.steps, lambda t: (xs[t], ys[t]), lesson.lrs, lesson.momenta,
-                  weight_decay=lesson.weight_decay, uniform=lesson.uniform)  # fmt: skip
+    made = Lesson(
+        lesson.steps,
+        lambda t: (xs[t], ys[t]),
+        lesson.lrs,
+        lesson.momenta,
+        weight_decay=lesson.weight_decay,
+        uniform=lesson.uniform,
+    )
     return made, time.perf_counter() - start
 
 
-def train_based(space: SearchSpace, arch: int, teacher: Teacher, steps: list[int], dataset: ImageDataset,
-                widths: Mapping[str, int], seed: int, device: str, eval_size: int | None = None,
-                bn_eval: str = "running") -> ProxyScores:  # fmt: skip
+def train_based(
+    space: SearchSpace,
+    arch: int,
+    teacher: Teacher,
+    steps: list[int],
+    dataset: ImageDataset,
+    widths: Mapping[str, int],
+    seed: int,
+    device: str,
+    eval_size: int | None = None,
+    bn_eval: str = "running",
+) -> ProxyScores:
     """Validation accuracy after each of `steps` training steps on the teacher (one run, read out
     along the way); the cost of each is the training time up to it (with its share of generating the
     lesson, if the teacher generates it), evaluation excluded."""
     net = build_network(space, arch, widths, dataset, seed, device, bn_eval)
     x, y = dataset.val.x[:eval_size], dataset.val.y[:eval_size]
-    lesson, generation = pregenerated(teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed)),
-                                      device)  # fmt: skip
+    lesson, generation = pregenerated(
+        teacher.lesson(max(steps), torch.Generator(device=device).manual_seed(seed)), device
+    )
     accuracies: dict[int, torch.Tensor] = {}
     elapsed: dict[int, float] = {}
     evaluation = [0.0]
@@ -89,15 +112,24 @@ def train_based(space: SearchSpace, arch: int, teacher: Teacher, steps: list[int
     return result
 
 
-def training_free(space: SearchSpace, arch: int, proxies: list[str], dataset: ImageDataset, batch_size: int,
-                  widths: Mapping[str, int], seed: int, device: str) -> ProxyScores:  # fmt: skip
+def training_free(
+    space: SearchSpace,
+    arch: int,
+    proxies: list[str],
+    dataset: ImageDataset,
+    batch_size: int,
+    widths: Mapping[str, int],
+    seed: int,
+    device: str,
+) -> ProxyScores:
     """Parameters and FLOPs (millions, the space's cost columns: the benchmark's network), NASWOT and
     synflow of the untrained network at `widths`."""
     net = build_network(space, arch, widths, dataset, seed, device)
     result = ProxyScores(arch, space.arch_of(net))
     table = space.table()
-    picks = torch.randperm(len(dataset.train), generator=torch.Generator(device=device).manual_seed(seed),
-                           device=device)[:batch_size]  # fmt: skip
+    picks = torch.randperm(
+        len(dataset.train), generator=torch.Generator(device=device).manual_seed(seed), device=device
+    )[:batch_size]
     batch = dataset.train.x[picks]
     compute = {
         "params": lambda: table.value(space.params_column, arch),

@@ -23,22 +23,35 @@ def _disconnected(table_sha256: str) -> frozenset[int]:  # per table in use (nas
 
 
 @lru_cache(maxsize=16)
-def _sample(count: int, seed: int, one_per_iso_class: bool, exclude_disconnected: bool,
-            exclude: frozenset[int], table_sha256: str) -> tuple[int, ...]:  # fmt: skip
+def _sample(
+    count: int,
+    seed: int,
+    one_per_iso_class: bool,
+    exclude_disconnected: bool,
+    exclude: frozenset[int],
+    table_sha256: str,
+) -> tuple[int, ...]:
     table = load_table()
     pool = table.indices
     if one_per_iso_class:  # the class representative: the smallest index with the same isomorphism key
         pool = pool[table.iso_class == table.indices]
     if exclude_disconnected or exclude:
-        pool = np.array([i for i in pool if int(i) not in exclude and not (exclude_disconnected and int(i) in disconnected())])
+        pool = np.array(
+            [i for i in pool if int(i) not in exclude and not (exclude_disconnected and int(i) in disconnected())]
+        )
     if count > len(pool):
         raise GtnbenchError(f"nb201.architectures.count: {count} is more than the {len(pool)} cells in the pool")
     chosen = np.random.default_rng(seed).choice(pool, size=count, replace=False)
     return tuple(int(i) for i in chosen)
 
 
-def sample_architectures(count: int, seed: int = 0, one_per_iso_class: bool = True, exclude_disconnected: bool = True,
-                         exclude: frozenset[int] = frozenset()) -> list[int]:  # fmt: skip
+def sample_architectures(
+    count: int,
+    seed: int = 0,
+    one_per_iso_class: bool = True,
+    exclude_disconnected: bool = True,
+    exclude: frozenset[int] = frozenset(),
+) -> list[int]:
     """`count` distinct architecture indices, uniformly at random (seeded), optionally one per
     isomorphism class (its representative), without disconnected cells and without `exclude`."""
     return list(_sample(count, seed, one_per_iso_class, exclude_disconnected, frozenset(exclude), load_table().sha256))

@@ -27,8 +27,9 @@ from gtnbench.nas.training_free import naswot_score, synflow_score
 TRAINING_FREE = ("naswot", "synflow")
 
 
-def cost_correlations(space: SearchSpace, column: str | None = None,
-                      indices: Sequence[int] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+def cost_correlations(
+    space: SearchSpace, column: str | None = None, indices: Sequence[int] | None = None
+) -> dict[str, dict[str, float]]:
     """Spearman and Kendall of FLOPs and of parameters with the ground truth `column` (default: the space's),
     over `indices` (default: every architecture of the table)."""
     t = space.table()
@@ -63,13 +64,21 @@ class SampleScores:
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # proxy -> score per index (table costs included)
 
     def correlations(self) -> dict[str, dict[str, float]]:
-        return {name: {"spearman": spearman(s, self.truth), "kendall": kendall(s, self.truth)}
-                for name, s in self.scores.items()}  # fmt: skip
+        return {
+            name: {"spearman": spearman(s, self.truth), "kendall": kendall(s, self.truth)}
+            for name, s in self.scores.items()
+        }
 
 
-def training_free_sample(space: SearchSpace, count: int, x: torch.Tensor, seed: int = 0,
-                         proxies: Sequence[str] = TRAINING_FREE, column: str | None = None,
-                         **width: int) -> SampleScores:  # fmt: skip
+def training_free_sample(
+    space: SearchSpace,
+    count: int,
+    x: torch.Tensor,
+    seed: int = 0,
+    proxies: Sequence[str] = TRAINING_FREE,
+    column: str | None = None,
+    **width: int,
+) -> SampleScores:
     """NASWOT on the batch `x` and synflow at x's image shape for `count` architectures sampled with `seed`
     (the space's default sampling options), each network freshly built with weights seeded by `seed`;
     FLOPs and parameters from the table beside them."""
@@ -87,15 +96,28 @@ def training_free_sample(space: SearchSpace, count: int, x: torch.Tensor, seed: 
         result.scores[name] = np.empty(count)
     compute = {"naswot": lambda net: naswot_score(net, x), "synflow": lambda net: synflow_score(net, x.shape[1:])}
     for position, index in enumerate(indices):
-        net = space.build(index, in_channels=x.shape[1], device=x.device,
-                          generator=torch.Generator(device=x.device).manual_seed(seed), **width)  # fmt: skip
+        net = space.build(
+            index,
+            in_channels=x.shape[1],
+            device=x.device,
+            generator=torch.Generator(device=x.device).manual_seed(seed),
+            **width,
+        )
         for name in proxies:
             result.scores[name][position] = compute[name](net)
     return result
 
 
-def training_free_study(space: SearchSpace, root: Path, count: int, size: int, batch: int, seed: int = 0,
-                        proxies: Sequence[str] = TRAINING_FREE, **width: int) -> dict[str, Any]:  # fmt: skip
+def training_free_study(
+    space: SearchSpace,
+    root: Path,
+    count: int,
+    size: int,
+    batch: int,
+    seed: int = 0,
+    proxies: Sequence[str] = TRAINING_FREE,
+    **width: int,
+) -> dict[str, Any]:
     """The rank-correlation study behind `gtnbench nas proxies`, as JSON-ready numbers: the cost baselines
     on every architecture of the table and training-free proxies on a seeded sample of `count` (one per
     isomorphism class), scored on `batch` training images of the ground truth's data set at size x size."""
@@ -107,11 +129,23 @@ def training_free_study(space: SearchSpace, root: Path, count: int, size: int, b
     seconds = time.perf_counter() - start
     table = space.table()
     return {
-        "space": space.name, "benchmark": space.title, "table": table.source, "table_sha256": table.sha256,
-        "ground_truth": space.default_column, "ground_truth_means": space.describe_column(space.default_column),
+        "space": space.name,
+        "benchmark": space.title,
+        "table": table.source,
+        "table_sha256": table.sha256,
+        "ground_truth": space.default_column,
+        "ground_truth_means": space.describe_column(space.default_column),
         "all_architectures": {"n": len(table), "correlations": cost_correlations(space)},
-        "sample": {"n": count, "seed": seed, "images": dataset.name, "images_label": dataset_label(dataset.name),
-                   "batch": batch, "image_size": size, "widths": {**space.widths, **width},
-                   "correlations": sample.correlations(), "seconds": seconds,
-                   "seconds_per_architecture": seconds / count},
-    }  # fmt: skip
+        "sample": {
+            "n": count,
+            "seed": seed,
+            "images": dataset.name,
+            "images_label": dataset_label(dataset.name),
+            "batch": batch,
+            "image_size": size,
+            "widths": {**space.widths, **width},
+            "correlations": sample.correlations(),
+            "seconds": seconds,
+            "seconds_per_architecture": seconds / count,
+        },
+    }

@@ -79,8 +79,16 @@ class SearchSpace(ABC):
         """sample() once its options are checked and completed with the defaults."""
 
     @abstractmethod
-    def _network(self, arch: str, width: Mapping[str, int], num_classes: int, in_channels: int,
-                 device: Device, generator: torch.Generator | None, bn_eval: str) -> nn.Module:  # fmt: skip
+    def _network(
+        self,
+        arch: str,
+        width: Mapping[str, int],
+        num_classes: int,
+        in_channels: int,
+        device: Device,
+        generator: torch.Generator | None,
+        bn_eval: str,
+    ) -> nn.Module:
         """The network of arch string `arch`."""
 
     @abstractmethod
@@ -105,13 +113,21 @@ class SearchSpace(ABC):
         less `exclude` (e.g. the judged sample, when drawing calibration architectures)."""
         unknown = sorted(set(options) - set(self.sample_options))
         if unknown:
-            raise GtnbenchError(f"{self.name}: unknown sampling option {unknown[0]!r}; known: "
-                                f"{', '.join(self.sample_options)}")  # fmt: skip
+            raise GtnbenchError(
+                f"{self.name}: unknown sampling option {unknown[0]!r}; known: {', '.join(self.sample_options)}"
+            )
         return self._sample(count, seed, {**self.sample_options, **options}, frozenset(exclude))
 
-    def build(self, index: int, num_classes: int | None = None, in_channels: int | None = None,
-              device: Device = None, generator: torch.Generator | None = None, bn_eval: str = "running",
-              **width: int) -> nn.Module:  # fmt: skip
+    def build(
+        self,
+        index: int,
+        num_classes: int | None = None,
+        in_channels: int | None = None,
+        device: Device = None,
+        generator: torch.Generator | None = None,
+        bn_eval: str = "running",
+        **width: int,
+    ) -> nn.Module:
         """The network of architecture `index` (classes and channels default to the default column's task;
         widths to the benchmark's; `bn_eval` is its batch norm's protocol, models.norm), after checking
         that it implements the arch the table names."""
@@ -124,8 +140,10 @@ class SearchSpace(ABC):
         channels = task.image_shape[0] if in_channels is None else in_channels
         net = self._network(expected, {**self.widths, **width}, classes, channels, device, generator, bn_eval)
         if self.arch_of(net) != expected:
-            raise TrialFailed(f"the network built for {self.name} architecture {index} is not {expected}; "
-                              "refusing to attach its score")  # fmt: skip
+            raise TrialFailed(
+                f"the network built for {self.name} architecture {index} is not {expected}; "
+                "refusing to attach its score"
+            )
         return net
 
 
@@ -166,12 +184,21 @@ class NB201Space(SearchSpace):
 
         return sample_architectures(count, seed, **options, exclude=exclude)
 
-    def _network(self, arch: str, width: Mapping[str, int], num_classes: int, in_channels: int,
-                 device: Device, generator: torch.Generator | None, bn_eval: str) -> nn.Module:  # fmt: skip
+    def _network(
+        self,
+        arch: str,
+        width: Mapping[str, int],
+        num_classes: int,
+        in_channels: int,
+        device: Device,
+        generator: torch.Generator | None,
+        bn_eval: str,
+    ) -> nn.Module:
         from gtnbench.models import nb201
 
-        return nb201.CellNetwork(arch, width["channels"], width["cells"], num_classes, in_channels, device, generator,
-                                 bn_eval=bn_eval)  # fmt: skip
+        return nb201.CellNetwork(
+            arch, width["channels"], width["cells"], num_classes, in_channels, device, generator, bn_eval=bn_eval
+        )
 
     def arch_of(self, net: nn.Module) -> str:
         from gtnbench.models import nb201
@@ -212,8 +239,10 @@ class MacroSpace(SearchSpace):
         if len(text) == macro_codes.NUM_LAYERS and set(text) <= set("012"):
             return self.index_of(text)
         if not text.isdigit():
-            raise DataError(f"macro: {text!r} is neither an index (0-{macro_table.NUM_ARCHS - 1}) nor a code "
-                            "of 8 digits from 0, 1, 2")  # fmt: skip
+            raise DataError(
+                f"macro: {text!r} is neither an index (0-{macro_table.NUM_ARCHS - 1}) nor a code "
+                "of 8 digits from 0, 1, 2"
+            )
         return super().resolve(text)
 
     def _sample(self, count: int, seed: int, options: Mapping[str, bool], exclude: frozenset[int]) -> list[int]:
@@ -223,16 +252,26 @@ class MacroSpace(SearchSpace):
         if exclude:
             pool = pool[~np.isin(pool, list(exclude))]
         if count > len(pool):
-            raise GtnbenchError(f"macro.architectures.count: {count} is more than the {len(pool)} "
-                                "architectures in the pool")  # fmt: skip
+            raise GtnbenchError(
+                f"macro.architectures.count: {count} is more than the {len(pool)} architectures in the pool"
+            )
         return [int(i) for i in np.random.default_rng(seed).choice(pool, size=count, replace=False)]
 
-    def _network(self, arch: str, width: Mapping[str, int], num_classes: int, in_channels: int,
-                 device: Device, generator: torch.Generator | None, bn_eval: str) -> nn.Module:  # fmt: skip
+    def _network(
+        self,
+        arch: str,
+        width: Mapping[str, int],
+        num_classes: int,
+        in_channels: int,
+        device: Device,
+        generator: torch.Generator | None,
+        bn_eval: str,
+    ) -> nn.Module:
         from gtnbench.models import macro
 
-        return macro.MacroNetwork(arch, width["channels"], width["head_channels"], num_classes, in_channels, device,
-                                  generator, bn_eval)  # fmt: skip
+        return macro.MacroNetwork(
+            arch, width["channels"], width["head_channels"], num_classes, in_channels, device, generator, bn_eval
+        )
 
     def arch_of(self, net: nn.Module) -> str:
         return net.code

@@ -80,8 +80,10 @@ def describe_column(name: str) -> str:
         note = f"; {info.note}" if info.note else ""
         return f"{info.dataset} test accuracy, {info.hp}-epoch schedule, {info.seeds} ({BENCHMARK}{note})"
     size = "16x16" if info.dataset == "ImageNet16-120" else "32x32"
-    return (f"{info.dataset} {info.metric} in millions of the C=16, N=5 network at {size} input "
-            f"(computed with xautodl 1.0.0; equal to {BENCHMARK} get_cost_info)")  # fmt: skip
+    return (
+        f"{info.dataset} {info.metric} in millions of the C=16, N=5 network at {size} input "
+        f"(computed with xautodl 1.0.0; equal to {BENCHMARK} get_cost_info)"
+    )
 
 
 def column_info(name: str) -> ColumnInfo:
@@ -240,8 +242,10 @@ def load_table() -> GroundTruth:
 def _imported(path: Path) -> GroundTruth:
     table = read_table(path)
     if len(table) != NUM_ARCHS or set(table.indices.tolist()) != set(range(NUM_ARCHS)):
-        raise DataError(f"{path} (${TABLE_ENV}): {len(table):,} architectures; a table in use needs all "
-                        f"{NUM_ARCHS:,} (import it without --indices)")  # fmt: skip
+        raise DataError(
+            f"{path} (${TABLE_ENV}): {len(table):,} architectures; a table in use needs all "
+            f"{NUM_ARCHS:,} (import it without --indices)"
+        )
     return table
 
 
@@ -254,8 +258,10 @@ def parse_table(data: bytes, source: str) -> GroundTruth:
     header = tuple(next(reader, ()))
     if header != HEADER:
         extra, absent = set(header) - set(HEADER), set(HEADER) - set(header)
-        raise DataError(f"{source}: header is not the NAS-Bench-201 table's (unexpected: {sorted(extra)}, "
-                        f"missing: {sorted(absent)}, or another order)")  # fmt: skip
+        raise DataError(
+            f"{source}: header is not the NAS-Bench-201 table's (unexpected: {sorted(extra)}, "
+            f"missing: {sorted(absent)}, or another order)"
+        )
     rows = list(reader)
     if not rows:
         raise DataError(f"{source}: the table has no rows")
@@ -266,8 +272,9 @@ def parse_table(data: bytes, source: str) -> GroundTruth:
     try:
         indices = np.array(fields[0], dtype=np.int64)
         iso = np.array(fields[2], dtype=np.int64)
-        columns = {name: np.array([v or "nan" for v in values], dtype=np.float64)
-                   for name, values in zip(COLUMNS, fields[3:])}  # fmt: skip
+        columns = {
+            name: np.array([v or "nan" for v in values], dtype=np.float64) for name, values in zip(COLUMNS, fields[3:])
+        }
     except ValueError as err:
         raise DataError(f"{source}: a value is not a number ({err})") from err
     arch_strs = list(fields[1])

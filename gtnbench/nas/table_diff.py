@@ -59,6 +59,14 @@ def compare_tables(a: GroundTruth, b: GroundTruth) -> TableComparison:
         both = ~np.isnan(x) & ~np.isnan(y)
         largest = float(np.max(np.abs(x[both] - y[both]))) if both.any() else math.nan
         rho = spearman(x[both], y[both]) if both.sum() >= 3 else math.nan
-        out.columns.append(ColumnDifference(name, int(both.sum()), int((~np.isnan(x) & np.isnan(y)).sum()),
-                                            int((np.isnan(x) & ~np.isnan(y)).sum()), largest, rho))  # fmt: skip
+        out.columns.append(
+            ColumnDifference(
+                name,
+                int(both.sum()),
+                int((~np.isnan(x) & np.isnan(y)).sum()),
+                int((np.isnan(x) & ~np.isnan(y)).sum()),
+                largest,
+                rho,
+            )
+        )
     return out

@@ -44,19 +44,38 @@ class FixedSetTeacher(RealDataTeacher):
     """The real-data teacher's lessons over a fixed set of images and labels, in batches of at most
     the set's size."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, lr: float, momentum: float,
-                 schedule: str = "constant", augment: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        lr: float,
+        momentum: float,
+        schedule: str = "constant",
+        augment: bool = False,
+    ) -> None:
         if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-            raise ValueError(f"a fixed set needs as many labels as images, and at least one (got {images.shape[0]} "
-                             f"images, {labels.shape[0]} labels)")  # fmt: skip
+            raise ValueError(
+                f"a fixed set needs as many labels as images, and at least one (got {images.shape[0]} "
+                f"images, {labels.shape[0]} labels)"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        super().__init__(Split(images.detach(), labels), min(batch_size, images.shape[0]), lr, momentum, schedule,
-                         augment)  # fmt: skip
+        super().__init__(
+            Split(images.detach(), labels), min(batch_size, images.shape[0]), lr, momentum, schedule, augment
+        )
 
     @classmethod
-    def from_set(cls, image_set: ImageSet, batch_size: int, lr: float, momentum: float, schedule: str = "constant",
-                 augment: bool = False, device: torch.device | str | None = None) -> FixedSetTeacher:  # fmt: skip
+    def from_set(
+        cls,
+        image_set: ImageSet,
+        batch_size: int,
+        lr: float,
+        momentum: float,
+        schedule: str = "constant",
+        augment: bool = False,
+        device: torch.device | str | None = None,
+    ) -> FixedSetTeacher:
         placed = image_set.to(device) if device is not None else image_set
         return cls(placed.images, set_targets(placed), batch_size, lr, momentum, schedule, augment)
 

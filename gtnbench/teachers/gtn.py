@@ -20,8 +20,8 @@ curriculum and the step sizes repeat cyclically. All draws happen when the lesso
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -71,17 +71,24 @@ class GeneratedLesson(Lesson):
         """Images [stop - start, batch, C, H, W] and labels [stop - start, batch] of those steps."""
         batch = self.labels.shape[1]
         per_call = max(1, GENERATED_PER_CALL.get(self.labels.device.type, batch) // batch)
-        images = [vmap(self.generate)(self.noise[first : min(first + per_call, stop)],
-                                      self.labels[first : min(first + per_call, stop)])
-                  for first in range(start, stop, per_call)]  # fmt: skip
+        images = [
+            vmap(self.generate)(
+                self.noise[first : min(first + per_call, stop)], self.labels[first : min(first + per_call, stop)]
+            )
+            for first in range(start, stop, per_call)
+        ]
         return (images[0] if len(images) == 1 else torch.cat(images)), self.labels[start:stop]
 
 
 class GTN(Teacher, nn.Module):
     def __init__(self, spec: GTNSpec, generator_spec: GeneratorSpec, seed: int = 0, device=None) -> None:
         nn.Module.__init__(self)
-        for value, known, what in ((spec.curriculum, CURRICULA, "curriculum"), (spec.sampling, SAMPLINGS, "sampling"),
-                                   (spec.none_labels, NONE_LABELS, "none_labels"), (spec.labels, LABELS, "labels")):  # fmt: skip
+        for value, known, what in (
+            (spec.curriculum, CURRICULA, "curriculum"),
+            (spec.sampling, SAMPLINGS, "sampling"),
+            (spec.none_labels, NONE_LABELS, "none_labels"),
+            (spec.labels, LABELS, "labels"),
+        ):
             if value not in known:
                 raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
         self.spec, self.generator_spec = spec, generator_spec
@@ -132,8 +139,9 @@ class GTN(Teacher, nn.Module):
         def batch(t: int) -> tuple[torch.Tensor, torch.Tensor]:
             return self.generator(noise[t], labels[t]), labels[t]
 
-        return GeneratedLesson(steps, batch, self.log_lr.exp()[cycle], self.log_momentum.exp()[cycle],
-                               self.generator, noise, labels)  # fmt: skip
+        return GeneratedLesson(
+            steps, batch, self.log_lr.exp()[cycle], self.log_momentum.exp()[cycle], self.generator, noise, labels
+        )
 
     @torch.no_grad()
     def samples(self, steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

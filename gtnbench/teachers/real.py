@@ -23,8 +23,15 @@ class RealDataTeacher(Teacher):
     """Minibatches without replacement within each epoch, a fixed schedule, optional crop+flip.
     Every draw (batches, crops, flips) is made with the lesson, so `lesson.batch(t)` is pure."""
 
-    def __init__(self, split: Split, batch_size: int, lr: float, momentum: float, schedule: str = "constant",
-                 augment: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        split: Split,
+        batch_size: int,
+        lr: float,
+        momentum: float,
+        schedule: str = "constant",
+        augment: bool = False,
+    ) -> None:
         self.split, self.batch_size, self.augment = split, batch_size, augment
         self.lr, self.momentum, self.schedule = lr, momentum, schedule
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import torch
 
+from gtnbench.data.dsa import augment as dsa_augment
+from gtnbench.data.dsa import check_strategy, draw_augmentation
 from gtnbench.data.reference_augment import crop_scale_rotate, draw_crop_scale_rotate
-from gtnbench.distill.siamese import augment as dsa_augment
-from gtnbench.distill.siamese import check_strategy, draw_augmentation
 from gtnbench.teachers.base import Lesson, Teacher
 
 AUGMENTATIONS = ("none", "dsa", "crop-scale-rotate")
@@ -62,8 +62,9 @@ class ReferenceRecipe:
         return (self.epochs // 2 + 2) * self.batches_per_epoch(set_size)
 
 
-def reference_step_sizes(recipe: ReferenceRecipe, set_size: int,
-                         device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def reference_step_sizes(
+    recipe: ReferenceRecipe, set_size: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-step learning rates and momenta: lr, then lr / 10 from the drop step on, where the momentum is 0
     for one step (a fresh optimiser's buffer)."""
     steps, drop = recipe.steps(set_size), recipe.drop_step(set_size)
@@ -81,8 +82,10 @@ class ReferenceSetTeacher(Teacher):
 
     def __init__(self, images: torch.Tensor, targets: torch.Tensor, recipe: ReferenceRecipe) -> None:
         if images.shape[0] != targets.shape[0] or images.shape[0] == 0:
-            raise ValueError(f"a set needs as many labels as images, and at least one (got {images.shape[0]} "
-                             f"images, {targets.shape[0]} labels)")  # fmt: skip
+            raise ValueError(
+                f"a set needs as many labels as images, and at least one (got {images.shape[0]} "
+                f"images, {targets.shape[0]} labels)"
+            )
         self.images, self.targets, self.recipe = images.detach(), targets, recipe
 
     def steps(self) -> int:

@@ -55,20 +55,25 @@ def goals(folder: Path) -> dict[str, Any]:
     measured = {
         "learner_on_gtn_32_steps_ms": ms(lesson) if lesson and lesson["inner_steps"] == 32 else None,
         "outer_iteration_T32_ms": ms(outer) if outer and outer["inner_steps"] == 32 else None,
-        "nb201_cells_per_second": max((r["archs_per_second"] for r in (one, together) if r and _at_goal_size(r)),
-                                      default=None),
+        "nb201_cells_per_second": max(
+            (r["archs_per_second"] for r in (one, together) if r and _at_goal_size(r)), default=None
+        ),
     }
     out = {}
     for name, goal in GOALS.items():
         value = measured[name]
         met = None if value is None else (value >= goal if name.endswith("per_second") else value <= goal)
         out[name] = {"measured": value, "goal": goal, "met": met}
-    out["nb201_cells_per_second"].update(one_at_a_time=one and one["archs_per_second"],
-                                         vmapped_together=together and together["archs_per_second"])
+    out["nb201_cells_per_second"].update(
+        one_at_a_time=one and one["archs_per_second"], vmapped_together=together and together["archs_per_second"]
+    )
     for name, row in (("learner_on_gtn_32_steps_ms", lesson), ("outer_iteration_T32_ms", outer)):
         if row:
-            out[name].update(launches_per_step=row.get("launches_per_step"), device_syncs=row.get("device_syncs"),
-                             peak_memory_mb=row.get("peak_memory_mb"))
+            out[name].update(
+                launches_per_step=row.get("launches_per_step"),
+                device_syncs=row.get("device_syncs"),
+                peak_memory_mb=row.get("peak_memory_mb"),
+            )
     reference = gtn.get("gtn-outer-iteration-reference-loop")
     out["outer_iteration_T32_ms"]["ratio_to_bare_loop"] = reference and reference.get("ratio_ours_to_reference")
     return out
@@ -78,35 +83,58 @@ def doctor(folder: Path, policy: str) -> dict[str, Any] | None:
     report = load(folder, f"doctor_{policy}.json")
     if not report:
         return None
-    return {"passed": report["passed"],
-            "checks": {c["name"]: {"passed": c["passed"], "measured": c["measured"]} for c in report["checks"]}}
+    return {
+        "passed": report["passed"],
+        "checks": {c["name"]: {"passed": c["passed"], "measured": c["measured"]} for c in report["checks"]},
+    }
 
 
 def levers(folder: Path) -> dict[str, Any]:
     plain, graphs = bench(folder, "bench_learner.json"), bench(folder, "bench_learner_graphs.json")
     gtn, tf32 = bench(folder, "bench_gtn.json"), bench(folder, "bench_gtn_tf32.json")
     grid = bench(folder, "bench_grid.json")
-    cuda_graphs = {key.split(":", 1)[1]: {"eager_ms": ms(row), "graphs_ms": ms(graphs.get(key)),
-                                          "speed_up": ratio(ms(row), ms(graphs.get(key)))}
-                   for key, row in plain.items() if key.startswith("learner-train:")}  # fmt: skip
-    tf32_speed = {name: {"ieee_ms": ms(gtn.get(name)), "tf32_ms": ms(tf32.get(name)),
-                         "speed_up": ratio(ms(gtn.get(name)), ms(tf32.get(name)))}
-                  for name in ("gtn-learner-on-gtn", "gtn-outer-iteration")}  # fmt: skip
+    cuda_graphs = {
+        key.split(":", 1)[1]: {
+            "eager_ms": ms(row),
+            "graphs_ms": ms(graphs.get(key)),
+            "speed_up": ratio(ms(row), ms(graphs.get(key))),
+        }
+        for key, row in plain.items()
+        if key.startswith("learner-train:")
+    }
+    tf32_speed = {
+        name: {
+            "ieee_ms": ms(gtn.get(name)),
+            "tf32_ms": ms(tf32.get(name)),
+            "speed_up": ratio(ms(gtn.get(name)), ms(tf32.get(name))),
+        }
+        for name in ("gtn-learner-on-gtn", "gtn-outer-iteration")
+    }
     together = grid.get("grid-together")
-    return {"cuda_graphs_plain_loop": cuda_graphs, "tf32_gtn": tf32_speed,
-            "vmapped_grid": together and {"speed_up": together["ratio_together_to_one_after_another"],
-                                          "same_choice": together.get("same_choice"),
-                                          "max_val_acc_difference": together.get("max_val_acc_difference")},
-            "cifar10_outer_iteration_T128_s": (bench(folder, "bench_gtn_cifar.json").get("gtn-outer-iteration")
-                                               or {}).get("seconds_median")}  # fmt: skip
+    return {
+        "cuda_graphs_plain_loop": cuda_graphs,
+        "tf32_gtn": tf32_speed,
+        "vmapped_grid": together
+        and {
+            "speed_up": together["ratio_together_to_one_after_another"],
+            "same_choice": together.get("same_choice"),
+            "max_val_acc_difference": together.get("max_val_acc_difference"),
+        },
+        "cifar10_outer_iteration_T128_s": (bench(folder, "bench_gtn_cifar.json").get("gtn-outer-iteration") or {}).get(
+            "seconds_median"
+        ),
+    }
 
 
 def plans(folder: Path) -> dict[str, Any]:
     found = {}
     for path in sorted(folder.glob("plan_*.json")):
         plan = load(folder, path.name)
-        found[plan.get("suite", path.stem[5:])] = {"scale": plan.get("scale"), "minutes": round(plan["seconds"] / 60, 1),
-                                                   "complete": plan.get("complete")}  # fmt: skip
+        found[plan.get("suite", path.stem[5:])] = {
+            "scale": plan.get("scale"),
+            "minutes": round(plan["seconds"] / 60, 1),
+            "complete": plan.get("complete"),
+        }
     return found
 
 
@@ -118,8 +146,12 @@ def suite_runs(runs: Path | None) -> dict[str, Any]:
         records = written.read_text().splitlines() if written.exists() else []
         check = manifest.parent / "check.txt"
         verdicts = check.read_text().split("\nreproduced:")[0].splitlines() if check.exists() else None
-        found[manifest.parent.name] = {"status": info.get("status"), "records": len(records),
-                                       "stopped": info.get("stopped"), "check": verdicts}  # fmt: skip
+        found[manifest.parent.name] = {
+            "status": info.get("status"),
+            "records": len(records),
+            "stopped": info.get("stopped"),
+            "check": verdicts,
+        }
     return found
 
 
@@ -144,16 +176,24 @@ def gpu_busy(folder: Path) -> dict[str, float]:
 
 def markdown(summary: dict[str, Any]) -> str:
     env = summary["environment"]
-    lines = [f"# First GPU run: {env.get('device_name')}", "",
-             f"torch {env.get('torch')}, CUDA {env.get('cuda')}; precision read back: {env.get('precision')}", "",
-             "| goal | measured | goal | met |", "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# First GPU run: {env.get('device_name')}",
+        "",
+        f"torch {env.get('torch')}, CUDA {env.get('cuda')}; precision read back: {env.get('precision')}",
+        "",
+        "| goal | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
     for name, goal in summary["goals"].items():
         lines.append(f"| {name} | {goal['measured']} | {goal['goal']} | {goal['met']} |")
     for policy in ("ieee", "tf32"):
         report = summary["doctor"].get(policy)
         if report:
             lines += ["", f"doctor ({policy}): {'passed' if report['passed'] else 'FAILED'}"]
-            lines += [f"- {name}: {'ok' if c['passed'] else 'FAILED'}, {c['measured']}" for name, c in report["checks"].items()]
+            lines += [
+                f"- {name}: {'ok' if c['passed'] else 'FAILED'}, {c['measured']}"
+                for name, c in report["checks"].items()
+            ]
     lines += ["", "plans (minutes): " + ", ".join(f"{s} {p['minutes']}" for s, p in summary["plans"].items())]
     lines += ["", f"CUDA tests: {summary['cuda_tests']}", "", f"GPU busy (%): {summary['gpu_busy_percent']}"]
     return "\n".join(lines) + "\n"
@@ -164,12 +204,22 @@ def main(folder: Path, runs: Path | None) -> dict[str, Any]:
     env = source.get("environment", {})
     tests_file = folder / "pytest_cuda.txt"
     tests = tests_file.read_text().strip().splitlines()[-1:] if tests_file.exists() else None
-    summary = {"environment": {"device_name": env.get("device_name"), "torch": env.get("versions", {}).get("torch"),
-                               "cuda": env.get("versions", {}).get("cuda"), "code_version": env.get("code_version"),
-                               "precision": env.get("precision")},
-               "goals": goals(folder), "doctor": {p: doctor(folder, p) for p in ("ieee", "tf32")},
-               "levers": levers(folder), "plans": plans(folder), "suite_runs": suite_runs(runs),
-               "cuda_tests": tests, "gpu_busy_percent": gpu_busy(folder)}  # fmt: skip
+    summary = {
+        "environment": {
+            "device_name": env.get("device_name"),
+            "torch": env.get("versions", {}).get("torch"),
+            "cuda": env.get("versions", {}).get("cuda"),
+            "code_version": env.get("code_version"),
+            "precision": env.get("precision"),
+        },
+        "goals": goals(folder),
+        "doctor": {p: doctor(folder, p) for p in ("ieee", "tf32")},
+        "levers": levers(folder),
+        "plans": plans(folder),
+        "suite_runs": suite_runs(runs),
+        "cuda_tests": tests,
+        "gpu_busy_percent": gpu_busy(folder),
+    }
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (folder / "summary.md").write_text(markdown(summary))
     return summary

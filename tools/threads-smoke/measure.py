@@ -36,8 +36,13 @@ def free_core_threads() -> int:
 
 def torch_default_threads() -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(out.stdout.strip())
 
 
@@ -79,11 +84,18 @@ def run_smoke(label: str, threads: int, out_root: Path, timeout: float) -> dict:
             rc = f"stopped after {timeout:.0f} s (exit {rc})"
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    row = {"label": label, "threads": threads, "command": " ".join(command), "exit": rc,
-           "wall_seconds": round(wall, 1), "cpu_seconds": round(after.ru_utime + after.ru_stime
-                                                               - before.ru_utime - before.ru_stime, 1),
-           "load1_start": start_load, "load1_mean": round(sum(sampler.samples) / max(1, len(sampler.samples)), 2),
-           "load1_max": max(sampler.samples, default=start_load), "trials": {}}
+    row = {
+        "label": label,
+        "threads": threads,
+        "command": " ".join(command),
+        "exit": rc,
+        "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        "load1_start": start_load,
+        "load1_mean": round(sum(sampler.samples) / max(1, len(sampler.samples)), 2),
+        "load1_max": max(sampler.samples, default=start_load),
+        "trials": {},
+    }
     records = out / "records.jsonl"
     if records.exists():
         for line in records.read_text().splitlines():
@@ -92,19 +104,30 @@ def run_smoke(label: str, threads: int, out_root: Path, timeout: float) -> dict:
                 continue
             metrics = record["metrics"]
             row["trials"][record["trial"]] = {
-                "seconds": round(record["seconds"], 2), "test_acc": round(metrics["test_acc"], 5),
-                **({"outer_iteration_seconds": round(metrics["outer_iteration_seconds"], 3)}
-                   if "outer_iteration_seconds" in metrics else {})}
+                "seconds": round(record["seconds"], 2),
+                "test_acc": round(metrics["test_acc"], 5),
+                **(
+                    {"outer_iteration_seconds": round(metrics["outer_iteration_seconds"], 3)}
+                    if "outer_iteration_seconds" in metrics
+                    else {}
+                ),
+            }
     checkpoint = out / "artifacts" / "gtn__steps=16__seed=0" / "gtn.pt"
     if rc != 0 and not any(trial.startswith("gtn/") for trial in row["trials"]):  # stopped during meta-training
-        row["gtn_stopped_at"] = {"seconds_after_the_other_trials": round(
-            wall - sum(trial["seconds"] for trial in row["trials"].values()), 1), "last_checkpoint": None}
+        row["gtn_stopped_at"] = {
+            "seconds_after_the_other_trials": round(
+                wall - sum(trial["seconds"] for trial in row["trials"].values()), 1
+            ),
+            "last_checkpoint": None,
+        }
         if checkpoint.exists():
             import torch
 
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state"]
-            row["gtn_stopped_at"].update(last_checkpoint=state["iteration"],
-                                         outer_iteration_seconds=round(state["seconds"] / state["iteration"], 3))
+            row["gtn_stopped_at"].update(
+                last_checkpoint=state["iteration"],
+                outer_iteration_seconds=round(state["seconds"] / state["iteration"], 3),
+            )
     manifest = out / "manifest.json"
     if manifest.exists():
         row.update({key: json.loads(manifest.read_text())[key] for key in ("device_name", "code_version", "versions")})
@@ -120,10 +143,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/cpu/threads-smoke.json")
     parser.add_argument("--runs", default="/tmp/threads-smoke", help="where the run directories go")
-    parser.add_argument("--loads", type=int, nargs="+", default=[0, 2],
-                        help="one series per entry: that many busy-loop processes (0: the quiet series)")
-    parser.add_argument("--settings", nargs="+", default=["free-cores", "torch-default", "one"],
-                        choices=("free-cores", "torch-default", "one"), help="the thread settings of each series")
+    parser.add_argument(
+        "--loads",
+        type=int,
+        nargs="+",
+        default=[0, 2],
+        help="one series per entry: that many busy-loop processes (0: the quiet series)",
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=["free-cores", "torch-default", "one"],
+        choices=("free-cores", "torch-default", "one"),
+        help="the thread settings of each series",
+    )
     parser.add_argument("--append", action="store_true", help="add the series to --out's")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds the busy loops run before the first run")
     parser.add_argument("--budget", type=float, default=1500.0, help="wall seconds for the whole series")
@@ -133,9 +166,16 @@ def main() -> int:
     runs.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     torch_threads = torch_default_threads()
-    result = {"machine": {"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-                          "torch_default_threads": torch_threads},
-              "script": "tools/threads-smoke/measure.py", "commands": [], "series": []}
+    result = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "affinity": len(os.sched_getaffinity(0)),
+            "torch_default_threads": torch_threads,
+        },
+        "script": "tools/threads-smoke/measure.py",
+        "commands": [],
+        "series": [],
+    }
     if args.append and Path(args.out).exists():
         result = json.loads(Path(args.out).read_text())
     result["commands"].append({"command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -158,8 +198,10 @@ def main() -> int:
             series("quiet", args.settings)
             continue
         if left() < args.settle + 60:
-            result["series"] += [{"load": f"busy-{busy}", "setting": setting, "skipped": "series budget spent"}
-                                 for setting in args.settings]
+            result["series"] += [
+                {"load": f"busy-{busy}", "setting": setting, "skipped": "series budget spent"}
+                for setting in args.settings
+            ]
             continue
         loops = busy_loops(busy)
         try:
