@@ -19,9 +19,9 @@ from gtnbench.device import check_device
 from gtnbench.environment import code_version, device_name, library_versions
 from gtnbench.errors import StoreError, SuiteError
 from gtnbench.output import escape, plural, print_markup
-from gtnbench.run.batch import Record, now, plan_batches
+from gtnbench.run.batch import Job, Record, gtnbench_environment, now, plan_batches
 from gtnbench.run.budget import Budget
-from gtnbench.run.executors import Executor, InProcess, Job, gtnbench_environment
+from gtnbench.run.executors import Executor, InProcess
 from gtnbench.run.options import ExecutionOptions
 from gtnbench.store import DEFAULT_RUNS_DIR, RunWriter, latest_run, new_run_path
 from gtnbench.suite.config import SuiteConfig
