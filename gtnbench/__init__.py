@@ -2,7 +2,11 @@
 
 __version__ = "0.1.0"
 
-_LAZY = {"load_results": "gtnbench.results", "load_curves": "gtnbench.results", "load_trials": "gtnbench.results"}
+_LAZY = {
+    "load_results": "gtnbench.analysis.frames",
+    "load_curves": "gtnbench.analysis.frames",
+    "load_trials": "gtnbench.analysis.frames",
+}
 
 
 def __getattr__(name: str):

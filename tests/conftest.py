@@ -153,6 +153,7 @@ def use_consoles(monkeypatch, out, err=None) -> None:
     from gtnbench.cli import assets, common, perf, results, run, sets
 
     for module in (common, assets, perf, results, run, sets):
-        monkeypatch.setattr(module, "console", out)
+        if hasattr(module, "console"):
+            monkeypatch.setattr(module, "console", out)
         if err is not None and hasattr(module, "err_console"):
             monkeypatch.setattr(module, "err_console", err)

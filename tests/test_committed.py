@@ -25,7 +25,7 @@ def test_there_are_committed_runs_to_compare():
 def test_report_tables_are_the_committed_ones(run: Path):
     text = report_text(load_runs([run]), run / "report")
     for name, content in (("summary.md", text.markdown), ("summary.csv", text.csv), ("summary.tex", text.tex)):
-        assert content == (run / "report" / name).read_text(), f"{run.name}/report/{name} differs"
+        assert content.encode() == (run / "report" / name).read_bytes(), f"{run.name}/report/{name} differs"
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[str(r.relative_to(REPO / "results")) for r in RUNS])
@@ -35,4 +35,4 @@ def test_check_output_is_the_committed_one(run: Path, monkeypatch):
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         main(["check", str(run)])
-    assert out.getvalue() == (run / "report" / "check.txt").read_text()
+    assert out.getvalue().encode() == (run / "report" / "check.txt").read_bytes()

@@ -126,7 +126,7 @@ class TestSmoke:
             "not judged at this scale",
             "gtn-steploss (T=16)",
             "beside:",
-            "real-fewstep (tuned real data, 16 steps x 32)",
+            "real-fewstep (tuned real data, 16 steps x 128)",
             "untrained generator",
         ):
             assert text in out, text

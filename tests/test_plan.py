@@ -183,7 +183,7 @@ def test_each_unit_of_work_is_measured_at_its_sizes(key):
 def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tmp_path, capsys):
     suite = tmp_path / "g.toml"
     suite.write_text(GTN_SUITE)
-    costs = tmp_path / "costs.json"
+    costs_file = tmp_path / "costs.json"
     written = tmp_path / "plan.json"
     assert (
         main(
@@ -195,7 +195,7 @@ def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tm
                 "--device",
                 "cpu",
                 "--save-costs",
-                str(costs),
+                str(costs_file),
                 "--out",
                 str(written),
             ]
@@ -207,14 +207,14 @@ def test_plan_prices_the_work_with_costs_measured_here_and_reuses_saved_costs(tm
     as_data = json.loads(written.read_text())
     assert as_data["device"] == "cpu" and as_data["complete"] and as_data["scale"] == "smoke"
     assert as_data["seconds"] > 0 and as_data["seconds"] == pytest.approx(sum(m["seconds"] for m in as_data["methods"]))
-    saved = costs.load_costs(costs)
+    saved = costs.load_costs(costs_file)
     assert saved.device == "cpu" and len(saved.seconds) >= 4 and all(v > 0 for v in saved.seconds.values())
-    assert json.loads(costs.read_text())["precision"]["policy"] == "ieee"
+    assert json.loads(costs_file.read_text())["precision"]["policy"] == "ieee"
     config = load_suite(suite).at("smoke")
     sizes = plan.Sizes(50_000, 10_000, 10_000, (1, 28, 28))
     estimate = plan.make_plan(config, expand(config), sizes, "standard", saved)
     assert estimate.complete and estimate.seconds > 0
-    assert main(["plan", str(suite), "--device", "cpu", "--costs", str(costs)]) == 0  # nothing left to measure
+    assert main(["plan", str(suite), "--device", "cpu", "--costs", str(costs_file)]) == 0  # nothing left to measure
     assert "measured" not in capsys.readouterr().err
 
 

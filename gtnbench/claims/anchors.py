@@ -41,7 +41,7 @@ from gtnbench.claims.common import (
 )
 from gtnbench.claims.nas import Draws, bootstrap_method, panel_of, seed_mean, two_stage
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
-from gtnbench.data.names import dataset_label
+from gtnbench.data.names import data_label
 from gtnbench.metrics import interval_of, spearman_rows
 from gtnbench.suite.methods import SET_KINDS
 
@@ -102,7 +102,7 @@ def accuracy_measure(datasets: tuple[str, ...]) -> Measure:
             return Measurement(claim.judged, Estimate(math.nan), "–", scale, missing=why)
         judged = values(judged_records, "test_acc")
         e = estimate([judged], mean, settings)
-        where = ", ".join(sorted({dataset_label(r["dataset"]) for r in judged_records}))
+        where = data_label(judged_records)
         text = (
             f"{where}: {claim.judged} ({_size(judged_records)}): {pct(e)} test accuracy under the reference "
             f"recipe ({_recipe_text(judged_records[0])}; nothing tuned), mean over {len(judged_records)} "
@@ -246,7 +246,7 @@ def measure_nas(claim: Claim, records: list[Record], settings: Settings) -> Meas
         *interval_of(two_stage(panel, Draws.of(panel, settings), judged, spearman_rows)),
         bootstrap_method(panel, [judged], settings),
     )
-    text = f"{judged}: Spearman {interval_text(e, 1, 3)} with {column} over {len(panel.pool)} cells"
+    text = f"{data_label(nas)}: {judged}: Spearman {interval_text(e, 1, 3)} with {column} over {len(panel.pool)} cells"
     passed, floor = sanity_floor(records, method)
     beside = [] if settings.verdict_only else _beside(proxies, judged, claim.baselines)
     shown = tuple(_beside_baseline(proxies, truth, judged, name, settings) for name in beside)

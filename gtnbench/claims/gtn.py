@@ -28,6 +28,7 @@ from gtnbench.claims.common import (
     values,
 )
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
+from gtnbench.data.names import data_label
 
 PAPER_T = 32  # C1-C3a: MNIST, 32 inner steps
 
@@ -384,7 +385,7 @@ def measure_c5(claim: Claim, records: list[Record], settings: Settings) -> Measu
     inner = _steps(g)
     gtn = values(g.ok, "test_acc")
     e = speedup_estimate(steps, [accuracy[k] for k in steps], gtn, inner)
-    label = "CIFAR-10 (JPEG copy)" if any(r["dataset"] == "cifar10-jpeg" for r in g.ok) else "CIFAR-10"
+    label = data_label(g.ok)
     needed = e.value * inner
     per_step = float(np.mean([np.mean(seconds[k]) / k for k in steps]))
     gtn_seconds = float(np.mean(values(g.ok, "learner_train_seconds")))

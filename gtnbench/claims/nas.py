@@ -27,6 +27,7 @@ import numpy as np
 from gtnbench.analysis.rankcorr import Proxy, collect, ground_truth_of, seconds_per_arch, space_of
 from gtnbench.claims.common import comparison, interval_text, plural, scale_of
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, SeedMeasurement, Settings
+from gtnbench.data.names import data_label
 from gtnbench.metrics import interval_of, spearman_rows, spearman_top_k_rows, steps_to_reach
 from gtnbench.nas.search import cells_to_reach_rows, mean_pick_curves, search_orders
 
@@ -107,6 +108,11 @@ class NasInputs:
     best_possible: float
     scale: str
     records: list[Record]  # all of them (the GTN's meta-training records too)
+
+    @property
+    def data(self) -> str:
+        """The data the proxies trained on, as reports label it ("CIFAR-10 (JPEG copy)")."""
+        return data_label(self.records)
 
     def cost(self, name: str) -> float:
         return seconds_per_arch(self.proxies[name], self.proxies)
@@ -298,7 +304,7 @@ def measure_c6(claim: Claim, records: list[Record], settings: Settings) -> Measu
         else f"more than its last budget, {steps[-1]} steps"
     )
     text = (
-        f"{inputs.judged} Spearman {rho:.3f} (mean over {plural(len(inputs.seeds()), 'seed')}) on {n} cells; "
+        f"{inputs.data}: {inputs.judged} Spearman {rho:.3f} (mean over {plural(len(inputs.seeds()), 'seed')}) on {n} cells; "
         f"tuned real data needs {interval_text(e, 1, 0, ' steps')} to match it: {factors}"
     )
     per_seed = _per_seed(inputs, c6_estimate, panel, settings)
@@ -330,7 +336,7 @@ def measure_c7(claim: Claim, records: list[Record], settings: Settings) -> Measu
     e = c7_estimate(inputs, panel, settings)
     full = seed_mean(panel, inputs.judged, spearman_rows)
     text = (
-        f"{inputs.judged}: {interval_text(e, 1, 3)} over the top 50 % by its own score ({len(panel.pool)} cells, "
+        f"{inputs.data}: {inputs.judged}: {interval_text(e, 1, 3)} over the top 50 % by its own score ({len(panel.pool)} cells, "
         f"mean over {plural(len(inputs.seeds()), 'seed')}; Spearman over all of them {full:.3f})"
     )
     return Measurement(
@@ -448,7 +454,7 @@ def measure_c8(claim: Claim, records: list[Record], settings: Settings) -> Measu
     meta, calibration = _mean(_meta_seconds(inputs)), _mean(_calibration_seconds(inputs))
     target = float(found.target[0])
     text = (
-        f"searching a pool of {len(panel.pool)} cells ({settings.search_seeds} search seeds) to come within "
+        f"{inputs.data}: searching a pool of {len(panel.pool)} cells ({settings.search_seeds} search seeds) to come within "
         f"{C8_WITHIN} points of the best real-data-guided search ({target + C8_WITHIN:.2f} %): "
         f"{found.best_real[0]}-guided search {found.real_end_to_end[0]:.3g} s (calibration "
         f"{calibration if math.isfinite(calibration) else 0:.3g} s included), {inputs.judged}-guided "

@@ -20,6 +20,7 @@ from gtnbench.analysis.rankcorr import (
     mean_scores,
     truth_of,
 )
+from gtnbench.data.names import data_label
 from gtnbench.nas.search import BudgetResult
 from gtnbench.nas.spaces import SearchSpace, get_space
 from gtnbench.nas.table import GroundTruth
@@ -220,13 +221,6 @@ def search_markdown(budgets: list[float], results: dict[str, list[BudgetResult]]
     return out.getvalue() + "\n"
 
 
-def _dataset_label(records: list[dict]) -> str:
-    from gtnbench.data.names import dataset_label
-
-    names = sorted({r["dataset"] for r in records if r.get("dataset")})
-    return ", ".join(dataset_label(n) for n in names) or "–"
-
-
 def nas_markdown(study: NasStudy | None, records: list[dict]) -> str:
     """The NAS part of a report's Markdown (empty when the records have none), on the table of the records'
     search space (its best architecture is search regret's zero)."""
@@ -234,7 +228,7 @@ def nas_markdown(study: NasStudy | None, records: list[dict]) -> str:
         return ""
     nas = [r for r in records if r["kind"].startswith("nb201")]
     return (
-        proxy_markdown(study.rows, study.column, study.table, get_space(study.space), _dataset_label(nas))
+        proxy_markdown(study.rows, study.column, study.table, get_space(study.space), data_label(nas))
         + speedup_markdown(study.speedups)
         + search_markdown(study.budgets, study.searches)
     )

@@ -171,7 +171,7 @@ def load_suite(path: Path) -> Suite:
 
 def bundled_suite_dir() -> Path:
     """The suites shipped inside the installed package, or the checkout's suites/ (editable or PYTHONPATH=. use)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # gtnbench/
     installed = package / "suites"
     return installed if installed.is_dir() else package.parent / "suites"
 
