@@ -91,12 +91,7 @@ def record_of(trial, manifest: dict[str, Any], offset: float = 0.0) -> dict[str,
     acc = float(min(0.99, 0.5 + 0.05 * np.log2(steps) + 0.01 * rng.standard_normal() + offset))
     record = {
         "trial": trial.id,
-        "method": trial.method,
-        "kind": trial.kind,
-        "seed": trial.seed,
-        "budget": dict(trial.budget),
-        "variant": dict(trial.variant),
-        "arch": trial.arch,
+        **trial.identity(),
         "status": "ok",
         "reason": None,
         "seconds": 1.5,

@@ -2,6 +2,7 @@
 "reproduced" at most 2.5 % of the time (plus Monte-Carlo error). One test covers the whole registry, so a
 claim added with a simulation is calibrated by it; a claim without one fails here."""
 
+import json
 import math
 
 import pytest
@@ -38,3 +39,16 @@ def test_power_at_the_paper_value_of_the_claims_whose_seed_counts_were_raised():
     for claim_id, at_least in (("C1", 0.8), ("C3", 0.8), ("C4", 0.8)):
         [*_, paper] = calibrate_claim(CLAIMS[claim_id], 200)
         assert paper.where == "paper's value" and paper.reproduced >= at_least, (claim_id, paper.counts)
+
+
+def test_calibration_command_writes_json_and_markdown_and_refuses_other_files(tmp_path, capsys):
+    from gtnbench.cli.main import main
+
+    out = [str(tmp_path / "c.json"), str(tmp_path / "c.md")]
+    assert main(["check", "--calibration", "--claims", "C1b", "--reps", "20", "--out", *out]) == 0
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert written["command"].startswith("gtnbench") and [r["claim"] for r in written["rows"]] == ["C1b", "C1b"]
+    assert sum(written["rows"][0]["counts"].values()) == 20
+    assert "| C1b | " in (tmp_path / "c.md").read_text()
+    assert main(["check", "--calibration", "--out", str(tmp_path / "c.txt")]) == 2
+    assert "c.txt" in capsys.readouterr().err and not (tmp_path / "c.txt").exists()

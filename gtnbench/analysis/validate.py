@@ -278,14 +278,7 @@ def _check_trials(
         trial = by_id.get(trial_id)
         if trial is None:
             continue
-        should = {
-            "method": trial.method,
-            "kind": trial.kind,
-            "seed": trial.seed,
-            "budget": dict(trial.budget),
-            "variant": dict(trial.variant),
-            "arch": trial.arch,
-        }
+        should = trial.identity()
         wrong = [k for k, v in should.items() if k in record and record[k] != v]
         if wrong:
             problems.add(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -85,6 +85,7 @@ def _run(
     seed: int,
     cells: int | None,
     paper_scenario: bool = False,
+    on_run: Callable[[], None] | None = None,
 ) -> CalibrationRow:
     rng = _rng(claim, where, seed)
     counts: dict[str, int] = {}
@@ -96,6 +97,8 @@ def _run(
             records = simulation.make(claim, truth, seeds, rng, cells)
         verdict = judge(claim, records, settings, CALIBRATION_HASH).verdict
         counts[verdict] = counts.get(verdict, 0) + 1
+        if on_run is not None:
+            on_run()
     return CalibrationRow(claim.id, where, truth, seeds, reps, counts)
 
 
@@ -107,20 +110,29 @@ def calibrate_claim(
     seed: int = 0,
     paper: bool = True,
     cells: int | None = None,
+    on_run: Callable[[], None] | None = None,
 ) -> list[CalibrationRow]:
     """Rows at the threshold (each edge of a band) and, with `paper`, at the paper's value. `cells`: the cells
-    of a simulated NAS run (default: the suite's)."""
+    of a simulated NAS run (default: the suite's); `on_run` is called after each simulated run (progress)."""
     if claim.simulation is None:
         raise ValueError(f"claim {claim.id} has no simulation: calibration needs one (claims/simulate.py)")
     seeds = seeds or suite_seeds(claim)
     settings = replace(settings or suite_settings(claim), verdict_only=True)
     edges = claim.threshold.edges()
     names = ["threshold"] if len(edges) == 1 else ["threshold (lower edge)", "threshold (upper edge)"]
-    rows = [_run(claim, name, edge, seeds, reps, settings, seed, cells) for name, edge in zip(names, edges)]
+    rows = [
+        _run(claim, name, edge, seeds, reps, settings, seed, cells, on_run=on_run) for name, edge in zip(names, edges)
+    ]
     if paper and (claim.paper_value is not None or claim.simulation.paper is not None):
         value = claim.paper_value if claim.paper_value is not None else math.nan
-        rows.append(_run(claim, "paper's value", value, seeds, reps, settings, seed, cells, paper_scenario=True))
+        rows.append(_run(claim, "paper's value", value, seeds, reps, settings, seed, cells, True, on_run))
     return rows
+
+
+def rows_of(claim: Claim) -> int:
+    """How many rows calibrate_claim writes for the claim (for progress)."""
+    paper = claim.paper_value is not None or (claim.simulation is not None and claim.simulation.paper is not None)
+    return len(claim.threshold.edges()) + int(paper)
 
 
 def calibrate(
@@ -130,8 +142,13 @@ def calibrate(
     settings: Settings | None = None,
     seed: int = 0,
     cells: int | None = None,
+    on_run: Callable[[], None] | None = None,
 ) -> list[CalibrationRow]:
-    return [row for claim in claims for row in calibrate_claim(claim, reps, seeds, settings, seed, cells=cells)]
+    return [
+        row
+        for claim in claims
+        for row in calibrate_claim(claim, reps, seeds, settings, seed, cells=cells, on_run=on_run)
+    ]
 
 
 OUTCOMES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, INCOMPLETE)

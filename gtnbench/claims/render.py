@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.table import Table
 from rich.text import Text
 
@@ -111,6 +113,11 @@ def _rate(row: CalibrationRow) -> str:
     return f"{100 * row.reproduced:.1f} ± {100 * row.error:.1f} %"
 
 
+def _truth(row: CalibrationRow) -> str:
+    """The simulated truth; "–" where the paper's scenario is not one number (C4: every run stable)."""
+    return "–" if math.isnan(row.truth) else f"{row.truth:.4g}"
+
+
 def calibration_table(rows: list[CalibrationRow]) -> Table:
     """Per claim: the rate of "reproduced" with the truth on the threshold (false "reproduced": at most
     2.5 % promised) and at the paper's value (power), with Monte-Carlo errors."""
@@ -126,7 +133,7 @@ def calibration_table(rows: list[CalibrationRow]) -> Table:
             Text(row.claim, style="bold"),
             str(row.seeds),
             row.where,
-            f"{row.truth:.4g}",
+            _truth(row),
             str(row.reps),
             Text(_rate(row), style="red" if over else ""),
             f"{100 * row.rate(NOT_REPRODUCED):.1f} %",
@@ -136,13 +143,14 @@ def calibration_table(rows: list[CalibrationRow]) -> Table:
 
 
 def calibration_markdown(rows: list[CalibrationRow]) -> str:
+    """The calibration table as Markdown (the README's and results/cpu/calibration.md)."""
     lines = [
         "| claim | seeds | truth at | value | runs | reproduced | not reproduced |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.claim} | {row.seeds} | {row.where} | {row.truth:.4g} | {row.reps} | {_rate(row)} | "
+            f"| {row.claim} | {row.seeds} | {row.where} | {_truth(row)} | {row.reps} | {_rate(row)} | "
             f"{100 * row.rate(NOT_REPRODUCED):.1f} % |"
         )
     return "\n".join(lines) + "\n"

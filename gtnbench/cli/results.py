@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.table import Table
@@ -94,7 +95,12 @@ def add_check(sub: Subparsers) -> None:
         metavar="N",
         help="with --calibration: cells per simulated NAS run (default: the suite's, e.g. 1,000)",
     )
-    p.add_argument("--out", metavar="JSON", help="with --calibration: also write the rows as JSON")
+    p.add_argument(
+        "--out",
+        nargs="+",
+        metavar="FILE",
+        help="with --calibration: also write the rows, as JSON (.json) or as a Markdown table (.md)",
+    )
     nb201_table_flag(p)
     p.set_defaults(func=cmd_check)
 
@@ -174,38 +180,56 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_calibration(args: argparse.Namespace) -> int:
-    from rich.progress import track
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from gtnbench.claims import CLAIMS
-    from gtnbench.claims.calibration import calibrate_claim
+    from gtnbench.claims.calibration import calibrate, rows_of
     from gtnbench.claims.render import calibration_table
 
+    wrong = [p for p in args.out or [] if Path(p).suffix not in (".json", ".md")]
+    if wrong:
+        raise GtnbenchError(f"--out: {wrong[0]!r} is neither .json nor .md")
     unknown = [c for c in args.claims or [] if c not in CLAIMS]
     if unknown:
         raise GtnbenchError(f"--claims: unknown claim {unknown[0]!r}; known: {', '.join(CLAIMS)}")
     if args.reps < 1:
         raise GtnbenchError(f"--reps: at least one simulated run, got {args.reps}")
     chosen = [CLAIMS[c] for c in args.claims] if args.claims else list(CLAIMS.values())
-    rows = []
-    for claim in track(chosen, description="calibrating", console=err_console, transient=True):
-        rows += calibrate_claim(claim, args.reps, args.seeds, cells=args.cells)
+    columns = (
+        TextColumn("calibrating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("simulated runs"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("calibrating", total=args.reps * sum(rows_of(c) for c in chosen))
+        rows = calibrate(chosen, args.reps, args.seeds, cells=args.cells, on_run=lambda: progress.advance(task))
     print_table(console, calibration_table(rows))
-    if args.out:
-        from dataclasses import asdict
-
-        from gtnbench.environment import code_version
-        from gtnbench.store import save_json
-
-        save_json(
-            Path(args.out),
-            {
-                "command": " ".join(["gtnbench", *sys.argv[1:]]),
-                "code_version": code_version(),
-                "rows": [{**asdict(r), "reproduced": r.reproduced, "error": r.error} for r in rows],
-            },
-        )
-        print_line(err_console, f"wrote {args.out}")
+    for path in map(Path, args.out or []):
+        write_calibration(path, rows)
+        print_line(err_console, f"wrote {path}")
     return 0
+
+
+def write_calibration(path: Path, rows: list) -> None:
+    """Calibration rows as JSON (with the command and code version that measured them) or as Markdown."""
+    from gtnbench.claims.render import calibration_markdown
+    from gtnbench.environment import code_version
+    from gtnbench.store import save_json
+
+    command = " ".join(["gtnbench", *sys.argv[1:]])
+    if path.suffix == ".md":
+        path.write_text(f"Measured by `{command}` ({code_version()}).\n\n{calibration_markdown(rows)}")
+        return
+    save_json(
+        path,
+        {
+            "command": command,
+            "code_version": code_version(),
+            "rows": [{**asdict(r), "reproduced": r.reproduced, "error": r.error} for r in rows],
+        },
+    )
 
 
 def add_export(sub: Subparsers) -> None:

@@ -74,12 +74,7 @@ def base_record(trial: Trial, manifest: dict[str, Any]) -> Record:
     """The fields every record carries, whatever its outcome."""
     return {
         "trial": trial.id,
-        "method": trial.method,
-        "kind": trial.kind,
-        "seed": trial.seed,
-        "budget": dict(trial.budget),
-        "variant": dict(trial.variant),
-        "arch": trial.arch,
+        **trial.identity(),
         "suite": manifest["suite"],
         "scale": manifest["scale"],
         "config_hash": manifest["config_hash"],

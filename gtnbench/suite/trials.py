@@ -28,6 +28,17 @@ class Trial:
             parts.append(f"arch={self.arch}")
         return "/".join([*parts, f"seed={self.seed}"])
 
+    def identity(self) -> dict[str, Any]:
+        """The fields of every record of this trial that say which trial it is (as JSON has them)."""
+        return {
+            "method": self.method,
+            "kind": self.kind,
+            "seed": self.seed,
+            "budget": dict(self.budget),
+            "variant": dict(self.variant),
+            "arch": self.arch,
+        }
+
 
 def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
