@@ -542,14 +542,14 @@ def test_an_added_training_free_proxy_leaves_c6_c7_c8_unchanged():
 
 
 def test_n5_nas_claims_average_seeds_and_show_each_seeds_verdict():
-    """REVIEW N5: three GTN meta-trainings, every proxy with three seeds; the interval resamples seeds and cells
-    together, and each seed's own verdict is shown with whether they agree."""
+    """REVIEW N5: three GTN meta-trainings, every proxy with three seeds; the interval counts the seeds' spread (a
+    jackknife, t quantile) and the cells', and each seed's own verdict is shown with whether they agree."""
     records = nas_run(gtn_noise=[0.5, 0.5, 400.0], n_seeds=3)  # one of three GTNs is broken
     v = verdict("C7", records)
     assert [s.label for s in v.per_seed] == ["seed 0", "seed 1", "seed 2"]
     assert v.per_seed[0].verdict == REPRODUCED and v.per_seed[2].verdict != REPRODUCED and v.seeds_agree is False
-    assert "mean over 3 seeds" in v.measured and "two-stage bootstrap over 3 seeds" in v.estimate.method
-    assert v.per_seed[0].estimate.method == "bootstrap over 120 cells (300 resamples)"
+    assert "mean over 3 seeds" in v.measured and "t interval: jackknife over 3 seeds" in v.estimate.method
+    assert v.per_seed[0].estimate.method == "normal interval, bootstrap variance over 120 cells (300 resamples)"
     assert v.verdict != REPRODUCED  # the seed-averaged figure carries the broken GTN
     single = verdict("C7", nas_run(gtn_noise=0.8))
     assert single.per_seed == () and single.seeds_agree is None
@@ -636,3 +636,56 @@ def test_simulated_records_carry_every_protocol_field_a_claim_checks():
             for part in field.path.split("."):
                 node = node[part]
             assert node == field.expected
+
+
+def _constant_panel(gtn: list[float], real: list[float], cells: int = 50):
+    """Proxies whose every score in a seed is that seed's value: a row statistic 'mean score' is then the seed's
+    value whatever cells are drawn, so only the seeds vary."""
+    from gtnbench.claims.nas import Panel
+
+    return Panel(
+        ["gtn@128", "real@256"],
+        list(range(cells)),
+        np.arange(cells, dtype=float),
+        {
+            "gtn@128": {s: np.full(cells, v) for s, v in enumerate(gtn)},
+            "real@256": {s: np.full(cells, v) for s, v in enumerate(real)},
+        },
+        {"gtn@128": "gtn", "real@256": "real"},
+    )
+
+
+def test_nas_interval_is_welchs_t_interval_when_only_the_seeds_vary():
+    """REVIEW N4 for the NAS claims: three seeds get a t quantile on Welch-Satterthwaite degrees of freedom (the
+    percentile bootstrap over them said "reproduced" 8 % of the time for C6 on the threshold, at 1,000 cells)."""
+    from gtnbench.claims.nas import seed_t_bounds, two_stage
+    from gtnbench.claims.verdicts import Settings
+
+    gtn, real = [0.60, 0.64, 0.71], [0.52, 0.55, 0.50, 0.58]
+    panel = _constant_panel(gtn, real)
+
+    def mean_score(scores, truth):
+        return scores.mean(axis=1)
+
+    def gap(d):
+        return two_stage(panel, d, "gtn@128", mean_score) - two_stage(panel, d, "real@256", mean_score)
+
+    low, high = seed_t_bounds(panel, Settings(resamples=50), gap)
+    welch = stats.ttest_ind(gtn, real, equal_var=False).confidence_interval(0.95)
+    assert low == pytest.approx(welch.low, rel=1e-9) and high == pytest.approx(welch.high, rel=1e-9)
+    one = _constant_panel([0.6], [0.5])
+    single_low, single_high = seed_t_bounds(
+        one, Settings(resamples=50), lambda d: two_stage(one, d, "gtn@128", mean_score)
+    )
+    assert single_low == single_high == pytest.approx(0.6)  # one seed: only the cells' part, here none
+
+
+def test_c6_interval_inverts_the_gap_test_at_every_budget():
+    """C6's interval ends where the judged proxy's Spearman minus the real curve's stops being surely positive
+    (low end) or starts being surely negative (high end); beyond the last budget nothing bounds it above."""
+    records = nas_run(n_seeds=3)
+    v = verdict("C6", records)
+    e = v.estimate
+    assert e.low <= e.value <= e.high and "t interval: jackknife over 3 seeds" in e.method
+    far = verdict("C6", nas_run(gtn_noise=0.05, n_seeds=3)).estimate  # a near-perfect GTN proxy
+    assert math.isinf(far.value) and math.isinf(far.high) and far.low == 2048

@@ -39,10 +39,10 @@ from gtnbench.claims.common import (
     scale_of,
     values,
 )
-from gtnbench.claims.nas import Draws, bootstrap_method, panel_of, seed_mean, two_stage
+from gtnbench.claims.nas import SPEARMAN_GAP_LIMITS, SPEARMAN_LIMITS, panel_of, seed_t_estimate, two_stage
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
 from gtnbench.data.names import data_label
-from gtnbench.metrics import interval_of, spearman_rows
+from gtnbench.metrics import spearman_rows
 from gtnbench.suite.methods import SET_KINDS
 
 Measure = Callable[[Claim, list[Record], Settings], Measurement | None]
@@ -226,8 +226,8 @@ def sanity_floor(records: list[Record], judged_method: str) -> tuple[bool | None
 
 
 def measure_nas(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
-    """Spearman of the claim's set-taught proxy with the ground truth (mean over seeds, two-stage bootstrap over
-    seeds and cells), the baselines beside it; judged only when its set clears the sanity floor."""
+    """Spearman of the claim's set-taught proxy with the ground truth (mean over seeds, t interval: seed jackknife
+    and cell bootstrap), the baselines beside it; judged only when its set clears the sanity floor."""
     nas = _nas_records(records)
     if not _bears_on(claim, nas):
         return None
@@ -241,11 +241,7 @@ def measure_nas(claim: Claim, records: list[Record], settings: Settings) -> Meas
     table, column = ground_truth_of(nas)
     truth = {a: table.value(column, a) for p in proxies.values() for s in p.scores.values() for a in s}
     panel = panel_of(proxies, truth, [judged])
-    e = Estimate(
-        seed_mean(panel, judged, spearman_rows),
-        *interval_of(two_stage(panel, Draws.of(panel, settings), judged, spearman_rows)),
-        bootstrap_method(panel, [judged], settings),
-    )
+    e = seed_t_estimate(panel, settings, lambda d: two_stage(panel, d, judged, spearman_rows), SPEARMAN_LIMITS)
     text = f"{data_label(nas)}: {judged}: Spearman {interval_text(e, 1, 3)} with {column} over {len(panel.pool)} cells"
     passed, floor = sanity_floor(records, method)
     beside = [] if settings.verdict_only else _beside(proxies, judged, claim.baselines)
@@ -262,13 +258,13 @@ def _beside_baseline(proxies: dict, truth: dict[int, float], judged: str, name: 
     panel = panel_of(proxies, truth, [judged, name])
     if len(panel.pool) < 3:
         return Baseline(f"{name} [{len(panel.pool)} cells]", "too few shared cells")
-    draws = Draws.of(panel, settings)
-    own_draws, judged_draws = (
-        two_stage(panel, draws, name, spearman_rows),
-        two_stage(panel, draws, judged, spearman_rows),
+    own = seed_t_estimate(panel, settings, lambda d: two_stage(panel, d, name, spearman_rows), SPEARMAN_LIMITS)
+    diff = seed_t_estimate(
+        panel,
+        settings,
+        lambda d: two_stage(panel, d, judged, spearman_rows) - two_stage(panel, d, name, spearman_rows),
+        SPEARMAN_GAP_LIMITS,
     )
-    own = Estimate(seed_mean(panel, name, spearman_rows), *interval_of(own_draws))
-    diff = Estimate(seed_mean(panel, judged, spearman_rows) - own.value, *interval_of(judged_draws - own_draws))
     return Baseline(
         f"{name} [{len(panel.pool)} cells]", interval_text(own, 1, 3), comparison(diff, f"{judged} minus it", 1, "", 3)
     )

@@ -8,27 +8,33 @@ tuned real-data proxy of about the same cost) are shown beside every figure, eac
 shares with the judged proxy, so adding or removing one never changes another's figure.
 
 A proxy is one evaluation per cell: one seed's training (for a GTN proxy, on the GTN meta-trained
-with that seed). A claim's quantity is therefore computed per seed and averaged over seeds, and its
-interval is a two-stage percentile bootstrap: each method's seeds are resampled (a GTN meta-training
-with its proxies is one unit; so is a real-data proxy's seed, calibration included), and the cells
-jointly for every proxy (the comparison is paired). `check` also shows each seed's own verdict
-(its interval over cells alone) and whether the seeds agree.
+with that seed). A claim's quantity is therefore computed per seed and averaged over seeds. Its 95 %
+interval is a t interval whose variance has two parts: the seeds' (a jackknife over each method's
+seeds: a GTN meta-training with its proxies is one unit, so is a real-data proxy's seed, calibration
+included) and the cells' (a bootstrap over the cells, every proxy resampled jointly: the comparison is
+paired, with every seed kept); its degrees of freedom are Welch-Satterthwaite's over the seed parts.
+A percentile bootstrap over three seeds said "reproduced" 8 % of the time for C6 with the truth on
+the threshold (`check --calibration`, 1,000 cells): its 2.5 % quantile is nearly the worst seed, and
+three seeds cannot show the tail a t quantile on 2 degrees of freedom allows for. `check` also shows
+each seed's own verdict (its interval over cells alone) and whether the seeds agree.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 
 import numpy as np
+from scipy import stats
 
 from gtnbench.analysis.rankcorr import Proxy, collect, ground_truth_of, seconds_per_arch, space_of
 from gtnbench.claims.common import comparison, interval_text, plural, scale_of
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, SeedMeasurement, Settings
 from gtnbench.data.names import data_label
-from gtnbench.metrics import interval_of, spearman_rows, spearman_top_k_rows, steps_to_reach
+from gtnbench.metrics import spearman_rows, spearman_top_k_rows, steps_to_reach
 from gtnbench.nas.search import cells_to_reach_rows, mean_pick_curves, search_orders
 
 C8_WITHIN = 0.5  # accuracy points below the best real-data-guided search
@@ -56,21 +62,97 @@ class Panel:
 
 @dataclass(frozen=True)
 class Draws:
-    """One two-stage bootstrap: cells [B, n] shared by every proxy, and per method its seeds [B, k]
-    (positions in the method's sorted seeds)."""
+    """Rows of resampled cells [B, n] shared by every proxy, and per method the seeds each row averages
+    [B, k] (positions in the method's sorted seeds)."""
 
     cells: np.ndarray
     seeds: dict[str, np.ndarray]
 
-    @classmethod
-    def of(cls, panel: Panel, settings: Settings) -> Draws:
-        rng = np.random.default_rng(settings.seed)
-        cells = rng.integers(0, len(panel.pool), size=(settings.resamples, len(panel.pool)))
-        seeds = {}
-        for method in sorted(set(panel.methods.values())):
-            n = len(panel.seeds(next(p for p in panel.names if panel.methods[p] == method)))
-            seeds[method] = rng.integers(0, n, size=(settings.resamples, n))
-        return cls(cells, seeds)
+
+def _seed_counts(panel: Panel) -> dict[str, int]:
+    return {panel.methods[n]: len(panel.seeds(n)) for n in panel.names}
+
+
+def _every_seed(counts: dict[str, int], rows: int) -> dict[str, np.ndarray]:
+    return {m: np.tile(np.arange(k), (rows, 1)) for m, k in counts.items()}
+
+
+def whole_draw(panel: Panel) -> Draws:
+    """One row: every cell, every seed (the point estimate)."""
+    return Draws(np.arange(len(panel.pool))[None], _every_seed(_seed_counts(panel), 1))
+
+
+def cell_draws(panel: Panel, settings: Settings) -> Draws:
+    """`settings.resamples` rows of cells drawn with replacement, every seed kept."""
+    rng = np.random.default_rng(settings.seed)
+    cells = rng.integers(0, len(panel.pool), size=(settings.resamples, len(panel.pool)))
+    return Draws(cells, _every_seed(_seed_counts(panel), settings.resamples))
+
+
+def seed_jackknives(panel: Panel) -> list[tuple[int, Draws]]:
+    """Per method with two or more seeds: its seed count k and k rows on every cell, row j leaving its seed j out."""
+    counts, whole = _seed_counts(panel), np.arange(len(panel.pool))[None]
+    out = []
+    for method, k in sorted(counts.items()):
+        if k >= 2:
+            left_out = np.array([np.delete(np.arange(k), j) for j in range(k)])
+            out.append((k, Draws(np.repeat(whole, k, axis=0), {**_every_seed(counts, k), method: left_out})))
+    return out
+
+
+RowsOf = Callable[[Draws], np.ndarray]  # draws -> the quantity in each row: [B] or [B, m]
+
+
+def _spread(rows: np.ndarray) -> np.ndarray:
+    """Variance over rows, NaN rows left out (a statistic undefined on a draw, as a constant row's Spearman);
+    an infinite row makes it NaN (no interval)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all rows NaN: NaN, said by the interval's absence
+        variance = np.nanvar(np.where(np.isinf(rows), np.nan, rows), axis=0, ddof=1)
+    return np.where(np.isinf(rows).any(axis=0), np.nan, variance)
+
+
+def seed_t_bounds(
+    panel: Panel, settings: Settings, of: RowsOf, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """The t interval of the quantity `of` computes: point ± t(df) sqrt(seed jackknife + cell bootstrap
+    variance), df by Welch-Satterthwaite over the seed parts (the cells' part counts as exact; a run with
+    one seed per method gets the normal quantile). An infinite draw gives NaN bounds (no interval)."""
+    point = of(whole_draw(panel))[0]
+    cells = _spread(of(cell_draws(panel, settings)))
+    parts = [((k - 1) ** 2 / k * _spread(of(draws)), k - 1) for k, draws in seed_jackknives(panel)]
+    seeds = sum((v for v, _ in parts), np.zeros_like(cells))
+    total = cells + seeds
+    spread = sum((v * v / df for v, df in parts), np.zeros_like(cells))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(spread > 0, total * total / spread, np.inf)
+        half = stats.t.ppf((1 + confidence) / 2, df) * np.sqrt(total)
+    return point - half, point + half
+
+
+def interval_method(panel: Panel, settings: Settings) -> str:
+    counts = sorted({len(panel.seeds(n)) for n in panel.names})
+    cells = f"{len(panel.pool)} cells ({settings.resamples} resamples)"
+    if counts == [1]:
+        return f"normal interval, bootstrap variance over {cells}"
+    return f"t interval: jackknife over {'/'.join(map(str, counts))} seeds, bootstrap over {cells}"
+
+
+SPEARMAN_LIMITS, SPEARMAN_GAP_LIMITS = (-1.0, 1.0), (-2.0, 2.0)  # where a Spearman, or a difference of two, can lie
+
+
+def seed_t_estimate(
+    panel: Panel, settings: Settings, of: RowsOf, limits: tuple[float, float] = (-math.inf, math.inf)
+) -> Estimate:
+    """A scalar quantity's point estimate (every cell and seed) with its `seed_t_bounds`, cut to the `limits`
+    the quantity cannot leave (a cut interval covers as often)."""
+    low, high = seed_t_bounds(panel, settings, of)
+    return Estimate(
+        float(of(whole_draw(panel))[0]),
+        float(np.clip(low, *limits)),
+        float(np.clip(high, *limits)),
+        interval_method(panel, settings),
+    )
 
 
 def per_seed_rows(panel: Panel, name: str, statistic: RowStatistic, cells: np.ndarray) -> np.ndarray:
@@ -175,14 +257,6 @@ def _trivial(inputs: NasInputs) -> list[str]:
     return shown
 
 
-def bootstrap_method(panel: Panel, names: list[str], settings: Settings) -> str:
-    counts = sorted({len(panel.seeds(n)) for n in names})
-    cells = f"{len(panel.pool)} cells ({settings.resamples} resamples)"
-    if counts == [1]:
-        return f"bootstrap over {cells}"
-    return f"two-stage bootstrap over {'/'.join(map(str, counts))} seeds and {cells}"
-
-
 def _baselines(inputs: NasInputs, statistic: RowStatistic, settings: Settings) -> tuple[Baseline, ...]:
     """Each trivial baseline's statistic on the cells it shares with the judged proxy, and judged minus it."""
     shown = []
@@ -192,13 +266,13 @@ def _baselines(inputs: NasInputs, statistic: RowStatistic, settings: Settings) -
         if len(panel.pool) < 3:
             shown.append(Baseline(f"{label} [{len(panel.pool)} cells]", "too few shared cells"))
             continue
-        draws = Draws.of(panel, settings)
-        own_draws, judged_draws = (
-            two_stage(panel, draws, name, statistic),
-            two_stage(panel, draws, inputs.judged, statistic),
+        own = seed_t_estimate(panel, settings, lambda d, n=name: two_stage(panel, d, n, statistic), SPEARMAN_LIMITS)
+        diff = seed_t_estimate(
+            panel,
+            settings,
+            lambda d, n=name: two_stage(panel, d, inputs.judged, statistic) - two_stage(panel, d, n, statistic),
+            SPEARMAN_GAP_LIMITS,
         )
-        own = Estimate(seed_mean(panel, name, statistic), *interval_of(own_draws))
-        diff = Estimate(seed_mean(panel, inputs.judged, statistic) - own.value, *interval_of(judged_draws - own_draws))
         shown.append(
             Baseline(
                 f"{label} [{len(panel.pool)} cells]",
@@ -217,18 +291,6 @@ def real_steps_to_match(steps: list[int], real: np.ndarray, judged: float) -> fl
     return steps_to_reach(steps, real, judged)
 
 
-def censored_interval(draws: list[float], last: float) -> tuple[float, float]:
-    """Percentile interval of draws in which inf means "beyond the last budget": for the lower bound such a
-    draw counts as the last budget (all that is known of it), for the upper bound as infinite; so a curve
-    too short to tell gives an interval that straddles any threshold beyond it."""
-    values = np.asarray(draws, dtype=float)
-    if np.isnan(values).any():
-        return math.nan, math.nan
-    low, _ = interval_of(np.where(np.isinf(values), last, values))
-    _, high = interval_of(values)
-    return low, high
-
-
 def _per_seed(
     inputs: NasInputs, measure: Callable[[NasInputs, Panel, Settings], Estimate], panel: Panel, settings: Settings
 ) -> tuple[SeedMeasurement, ...]:
@@ -238,17 +300,38 @@ def _per_seed(
     return tuple(SeedMeasurement(f"seed {s}", measure(inputs, panel.only_seed(s), settings)) for s in inputs.seeds())
 
 
+C6_GRID_PER_OCTAVE = 16  # budgets at which C6's interval is inverted, between the real proxy's first and last
+
+
+def _log_interpolation(steps: list[int], grid: np.ndarray) -> np.ndarray:
+    """The matrix [grid, steps] that interpolates a curve over `steps` at `grid`, linearly in log2(steps)."""
+    return np.stack([np.interp(np.log2(grid), np.log2(steps), row) for row in np.eye(len(steps))], axis=1)
+
+
 def c6_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> Estimate:
-    """Real-data steps to match the judged proxy's seed-mean Spearman, with its two-stage interval (a draw
-    beyond the last budget bounds the interval below by that budget only)."""
+    """Real-data steps to match the judged proxy's seed-mean Spearman. The interval inverts a test: at each
+    budget T of a log grid, the judged proxy's Spearman minus the real curve's at T (linear in the seeds'
+    Spearmans) gets its `seed_t_bounds`; steps needed exceed T with confidence where that gap's lower bound
+    is above 0 (the interval's low end is the first T where it is not, at most the last budget: beyond it
+    nothing is known), and fall short of T where its upper bound is below 0 (none: no upper end)."""
     steps = [inputs.proxies[n].steps for n in inputs.real]
     rho = {n: seed_mean(panel, n, spearman_rows) for n in panel.names}
     needed = real_steps_to_match(steps, np.array([rho[n] for n in inputs.real]), rho[inputs.judged])
-    draws = Draws.of(panel, settings)
-    rows = {n: two_stage(panel, draws, n, spearman_rows) for n in panel.names}
-    curve = np.stack([rows[n] for n in inputs.real], axis=1)
-    needed_draws = [real_steps_to_match(steps, curve[b], rows[inputs.judged][b]) for b in range(len(draws.cells))]
-    return Estimate(needed, *censored_interval(needed_draws, steps[-1]), bootstrap_method(panel, panel.names, settings))
+    method = interval_method(panel, settings)
+    if math.isnan(needed):
+        return Estimate(needed, method=method)
+    octaves = math.log2(steps[-1] / steps[0])
+    grid = np.exp2(np.linspace(math.log2(steps[0]), math.log2(steps[-1]), int(round(octaves * C6_GRID_PER_OCTAVE)) + 1))
+    at_grid = _log_interpolation(steps, grid)
+
+    def gap(draws: Draws) -> np.ndarray:
+        curve = np.stack([two_stage(panel, draws, n, spearman_rows) for n in inputs.real], axis=1)
+        return two_stage(panel, draws, inputs.judged, spearman_rows)[:, None] - curve @ at_grid.T
+
+    low, high = seed_t_bounds(panel, settings, gap)
+    if np.isnan(low).any() or np.isnan(high).any():
+        return Estimate(needed, math.nan, math.nan, method)
+    return Estimate(needed, min(steps_to_reach(grid, -low, 0.0), steps[-1]), steps_to_reach(grid, -high, 0.0), method)
 
 
 def _meta_seconds(inputs: NasInputs) -> dict[int, float]:
@@ -319,12 +402,8 @@ def top_half_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def c7_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> Estimate:
-    draws = Draws.of(panel, settings)
-    value = seed_mean(panel, inputs.judged, top_half_spearman)
-    return Estimate(
-        value,
-        *interval_of(two_stage(panel, draws, inputs.judged, top_half_spearman)),
-        bootstrap_method(panel, panel.names, settings),
+    return seed_t_estimate(
+        panel, settings, lambda d: two_stage(panel, d, inputs.judged, top_half_spearman), SPEARMAN_LIMITS
     )
 
 
@@ -415,22 +494,21 @@ def _by_seed(seconds: dict[int, float], seeds: list[int], picks: np.ndarray) -> 
     return per_seed[picks].mean(axis=1)
 
 
-def c8_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> tuple[Estimate, SearchCosts, SearchCosts]:
-    """The end-to-end compute ratio with its two-stage interval; the costs on the whole data and in the draws."""
-    whole = np.arange(len(panel.pool))[None]
-    own = {
-        m: np.arange(len(panel.seeds(next(n for n in panel.names if panel.methods[n] == m))))[None]
-        for m in set(panel.methods.values())
-    }
-    found = search_costs(inputs, panel, whole, own, settings)
-    draws = Draws.of(panel, settings)
-    drawn = search_costs(inputs, panel, draws.cells, draws.seeds, settings)
-    e = Estimate(
-        float(found.ratio_end_to_end[0]),
-        *interval_of(drawn.ratio_end_to_end),
-        bootstrap_method(panel, panel.names, settings),
-    )
-    return e, found, drawn
+def c8_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> tuple[Estimate, Estimate, SearchCosts]:
+    """The end-to-end and per-evaluation compute ratios with their intervals (t intervals of the log ratios:
+    NaN bounds where a draw's search never reaches the target), and the costs on the whole data."""
+
+    def log_ratios(draws: Draws) -> np.ndarray:
+        costs = search_costs(inputs, panel, draws.cells, draws.seeds, settings)
+        with np.errstate(divide="ignore"):
+            return np.log(np.stack([costs.ratio_end_to_end, costs.ratio], axis=1))
+
+    found = search_costs(inputs, panel, whole_draw(panel).cells, whole_draw(panel).seeds, settings)
+    low, high = np.exp(seed_t_bounds(panel, settings, log_ratios))
+    method = interval_method(panel, settings)
+    end_to_end = Estimate(float(found.ratio_end_to_end[0]), float(low[0]), float(high[0]), method)
+    per_evaluation = Estimate(float(found.ratio[0]), float(low[1]), float(high[1]), method)
+    return end_to_end, per_evaluation, found
 
 
 def measure_c8(claim: Claim, records: list[Record], settings: Settings) -> Measurement | None:
@@ -449,8 +527,7 @@ def measure_c8(claim: Claim, records: list[Record], settings: Settings) -> Measu
             missing="a proxy of the comparison has no measured cost",
         )
     panel = inputs.panel(names)
-    e, found, drawn = c8_estimate(inputs, panel, settings)
-    per_evaluation = Estimate(float(found.ratio[0]), *interval_of(drawn.ratio))
+    e, per_evaluation, found = c8_estimate(inputs, panel, settings)
     meta, calibration = _mean(_meta_seconds(inputs)), _mean(_calibration_seconds(inputs))
     target = float(found.target[0])
     text = (

@@ -12,8 +12,8 @@ from gtnbench.claims.verdicts import LEGEND, NOT_REPRODUCED, REPRODUCED, Verdict
 
 COLOURS = {REPRODUCED: "green", NOT_REPRODUCED: "red"}
 INTERVALS = (
-    "95 % intervals: t over seeds for a mean, Welch for a difference (C1-C5, accuracy anchors); a two-stage "
-    "bootstrap over seeds and architectures (C6-C8, NAS anchors)"
+    "95 % intervals: t over seeds for a mean, Welch for a difference (C1-C5, accuracy anchors); t with a "
+    "seed jackknife and a bootstrap over architectures (C6-C8, NAS anchors)"
 )
 
 

@@ -2,8 +2,8 @@
 
 A claim names the method (or proxy) it judges, the baselines shown beside it and a threshold on
 one measured quantity. A measurement gives that quantity with a 95 % interval (analysis/intervals.py:
-t and Welch intervals over seeds, a two-stage bootstrap over seeds and architectures for the NAS
-claims), and the verdict is three-way: `reproduced` when the whole interval clears the threshold,
+t and Welch intervals over seeds; for the NAS claims t intervals whose variance adds a jackknife over
+seeds to a bootstrap over architectures), and the verdict is three-way: `reproduced` when the whole interval clears the threshold,
 `not reproduced` when it lies wholly on the other side, `inconclusive` when it straddles it. A
 two-sided threshold ("within") asks the interval to lie inside a band around the published value.
 A NaN input, or a judged method that is missing or failed, gives `incomplete`. Claims are judged
