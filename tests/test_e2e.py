@@ -3,11 +3,16 @@
 These run in CI (GTNBENCH_DATA=../shared/data) and skip without the data. Each suite runs once
 (a session fixture, `gtnbench run` in its own process) and every test below reads that one run; the
 tests of one suite form a class, and `pytest -n 2 --dist loadscope` (tox) sends a class to one worker,
-so a suite runs once, on one worker, while another suite runs on the other. Six suites run: smoke, the
-three teachers suites, nb201-gtn and macro-rankcorr. nb201-rankcorr's proxies are a subset of
-nb201-gtn's, mnist-fewstep's methods are the smoke suite's at other sizes, and cifar10-fewstep's CIFAR-10
-path (the JPEG copy, its labels, a CIFAR GTN) is cifar10-teachers' and nb201-gtn's: their suite files
-are checked by the unit tests (loading, expansion, bounds, plan), not run again here.
+so a suite runs once, on one worker, while another suite runs on the other. Four suites run: smoke
+(the CI regression check against the committed reference), nb201-gtn (C6-C8 on the real table and the
+JPEG copy), cifar10-teachers and nb201-teachers (every small-set teacher, on images and as NAS proxies).
+The others are covered without a second run: nb201-rankcorr's proxies are a subset of nb201-gtn's;
+mnist-fewstep's methods are the smoke suite's at other sizes; cifar10-fewstep's CIFAR-10 path (the JPEG
+copy, its labels, a CIFAR GTN) is cifar10-teachers' and nb201-gtn's; mnist-teachers has cifar10-teachers'
+methods and report on MNIST (its digit augmentation: test_plan); macro-rankcorr's space runs end to end
+on the real NAS-Bench-Macro table in test_nas_spaces_suite (a tiny suite, run and report). Every bundled
+suite file is checked by the unit tests (loading, expansion, bounds, plan), and every committed run's
+report and check output by test_committed.
 """
 
 import contextlib
@@ -166,55 +171,42 @@ class TestNb201Gtn:
         assert trained and all(r["details"]["tuned"] for r in trained)
 
 
-# -- macro-rankcorr: the proxies on NAS-Bench-Macro ---------------------------------------------------
-macro = smoke_run("macro-rankcorr")
-
-
-class TestMacro:
-    def test_macro_rankcorr_ranks_networks_by_every_proxy(self, macro):
-        assert macro.check.returncode == 0, macro.check.stdout[-3000:]
-        for name in ("macro_proxies.csv", "macro_scatter.png", "macro_search.png"):
-            assert (macro.path / "report" / name).is_file()
-        assert {"gtn-proxy@16", "real@16", "free:flops", "free:naswot"} <= set(macro.proxies("macro_proxies.csv"))
-        assert "CIFAR-10 (JPEG copy)" in (macro.path / "report" / "summary.md").read_text()
-
-
 # -- the small-set teachers: GTN among subsets, coresets, DM and DC -------------------------------------
-mnist_teachers = smoke_run("mnist-teachers")
+# One accuracy-teachers suite runs: cifar10-teachers. mnist-teachers has the same methods, protocols and
+# report on MNIST; its own pieces (the reference's crop-scale-rotate augmentation for digits, no flips) are
+# checked by the unit tests (test_plan, test_anchors) and its committed run by test_committed.
 cifar_teachers = smoke_run("cifar10-teachers")
 nb201_teachers = smoke_run("nb201-teachers")
 
 
-class TestMnistTeachers:
-    def test_mnist_teachers_report_the_sets_side_by_side_with_their_anchors(self, mnist_teachers):
-        check = mnist_teachers.check
+class TestCifarTeachers:
+    def test_cifar10_teachers_report_the_sets_side_by_side_with_their_anchors(self, cifar_teachers):
+        check = cifar_teachers.check
         assert check.returncode == 0, check.stdout[-3000:]
-        for claim in ("DC-MNIST-1", "DC-MNIST-10", "DC-MNIST-50", "not judged at this scale"):
-            assert claim in check.stdout, claim
-        summary = (mnist_teachers.path / "report" / "summary.md").read_text()
-        assert "## Small-set teachers: mnist-teachers (smoke) on MNIST" in summary
+        for text in ("DC-CIFAR10-1", "DM-CIFAR10-10", "DM-CIFAR10-50", "not judged at this scale"):
+            assert text in check.stdout, text
+        summary = (cifar_teachers.path / "report" / "summary.md").read_text()
+        assert "## Small-set teachers: cifar10-teachers (smoke) on CIFAR-10 (JPEG copy)" in summary
         for method in ("subset-10", "herding-t", "kmeans-50", "dm-10", "dc-1", "gtn-set"):
-            assert f"| {method} |" in summary and f"{method}__steps=16__seed=0/set.png" in summary
+            assert f"| {method} |" in summary and f"{method}__steps=8__seed=0/set.png" in summary
         assert "| real-fewstep | real | real data, tuned |" in summary
 
-    def test_mnist_teachers_score_every_set_under_the_reference_recipe_with_its_cost(self, mnist_teachers):
-        records = {r["trial"]: r for r in mnist_teachers.records if r["status"] == "ok"}
-        dc = records["dc-10/reference_epochs=2/seed=0"]["details"]
-        assert dc["augment"] == "crop-scale-rotate" and dc["reference_learner"]["name"] == "convnet"
-        dm = records["dm-10/reference_epochs=2/seed=0"]["details"]
-        assert dm["augment"] == "dsa" and "flip" not in dm["dsa"]  # the set's own transforms (digits: no flips)
-        made = records["dm-10/steps=16/seed=0"]
-        assert made["details"]["made"]["learner"]["name"] == "convnet" and made["metrics"]["make_flops"] > 0
-        assert made["details"]["set"]["labels"] == "hard" and made["details"]["cost"]["device"] == "cpu"
-        summary = (mnist_teachers.path / "report" / "summary.md").read_text()
-        assert "(b) reference" in summary and (mnist_teachers.path / "report" / "teachers_cost_accuracy.png").is_file()
-
-
-class TestCifarTeachers:
     def test_cifar10_teachers_label_the_jpeg_copy(self, cifar_teachers):
-        assert "DM-CIFAR10-10" in cifar_teachers.check.stdout and "CIFAR-10 (JPEG copy)" in cifar_teachers.check.stdout
+        assert "CIFAR-10 (JPEG copy)" in cifar_teachers.check.stdout
         for name in ("summary.md", "summary.csv", "summary.tex"):
             assert "CIFAR-10 (JPEG copy)" in (cifar_teachers.path / "report" / name).read_text(), name
+
+    def test_cifar10_teachers_score_every_set_under_the_reference_recipe_with_its_cost(self, cifar_teachers):
+        records = {r["trial"]: r for r in cifar_teachers.records if r["status"] == "ok"}
+        dc = records["dc-10/reference_epochs=2/seed=0"]["details"]
+        assert dc["augment"] == "none" and dc["reference_learner"]["name"] == "convnet"  # DC's CIFAR-10 recipe
+        dm = records["dm-10/reference_epochs=2/seed=0"]["details"]
+        assert dm["augment"] == "dsa" and "flip" in dm["dsa"]  # the set's own transforms (natural images: flips)
+        made = records["dm-10/steps=8/seed=0"]
+        assert made["details"]["made"]["learner"]["name"] == "convnet" and made["metrics"]["make_flops"] > 0
+        assert made["details"]["set"]["labels"] == "hard" and made["details"]["cost"]["device"] == "cpu"
+        summary = (cifar_teachers.path / "report" / "summary.md").read_text()
+        assert "(b) reference" in summary and (cifar_teachers.path / "report" / "teachers_cost_accuracy.png").is_file()
 
 
 class TestNb201Teachers:
