@@ -135,6 +135,7 @@ def bootstrap_ci(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    rows: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """Paired bootstrap percentile interval of `statistic(proxy, truth)`.
 
@@ -146,7 +147,9 @@ def bootstrap_ci(
     otherwise resamples on which it is undefined (e.g. a constant resample)
     are left out of the percentiles. Deterministic given `seed`.
     Pass a parameterised metric with functools.partial, e.g.
-    partial(spearman_top_k, k_percent=50, by="proxy").
+    partial(spearman_top_k, k_percent=50, by="proxy"); `rows`, the same statistic of each row pair of
+    [B, n] arrays (`spearman_rows_of`, `spearman_top_k_rows_of`), evaluates the resamples in one call
+    (the same resamples: scipy draws them alike either way).
     """
     x, y = _pair(proxy, truth)
     if len(x) < 2 or math.isnan(statistic(x, y)):
@@ -156,8 +159,8 @@ def bootstrap_ci(
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         result = stats.bootstrap(
             (x, y),
-            statistic,
-            vectorized=False,
+            statistic if rows is None else lambda a, b, axis=-1: _by_rows(rows, a, b),
+            vectorized=rows is not None,
             paired=True,
             n_resamples=n_resamples,
             batch=100,
@@ -251,3 +254,25 @@ def spearman_top_k_rows(proxy: np.ndarray, truth: np.ndarray, k_percent: float) 
     keep = top_k_count(x.shape[1], k_percent)
     order = np.argsort(np.where(np.isnan(x), np.inf, -x), axis=1, kind="stable")[:, :keep]
     return spearman_rows(np.take_along_axis(x, order, axis=1), np.take_along_axis(y, order, axis=1))
+
+
+def _by_rows(rows: Callable[[np.ndarray, np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A row statistic on arrays of any leading shape [..., n] (scipy passes one sample as [n])."""
+    n = np.shape(a)[-1]
+    return rows(np.reshape(a, (-1, n)), np.reshape(b, (-1, n))).reshape(np.shape(a)[:-1])
+
+
+def spearman_rows_of(proxy: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """`spearman` of each row pair: `spearman_rows`, NaN below 3 points as `spearman` gives."""
+    rho = spearman_rows(proxy, truth)
+    return rho if np.shape(proxy)[-1] >= 3 else np.full_like(rho, math.nan)
+
+
+def spearman_top_k_rows_of(k_percent: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """`spearman_top_k(by="proxy")` of each row pair, NaN where the top k % holds fewer than 3 points."""
+
+    def rows(proxy: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        rho = spearman_top_k_rows(proxy, truth, k_percent)
+        return rho if top_k_count(np.shape(proxy)[-1], k_percent) >= 3 else np.full_like(rho, math.nan)
+
+    return rows

@@ -12,7 +12,9 @@ from gtnbench.metrics import (
     precision_at_k,
     rank_metrics,
     spearman,
+    spearman_rows_of,
     spearman_top_k,
+    spearman_top_k_rows_of,
     steps_to_reach,
     top_k_count,
     top_k_mask,
@@ -182,3 +184,19 @@ def test_row_wise_spearman_equals_the_scalar_one():
         assert (math.isnan(want) and math.isnan(rows[i])) or rows[i] == pytest.approx(want)
         want = spearman_top_k(x[i], y[i], 50, by="proxy")
         assert (math.isnan(want) and math.isnan(top[i])) or top[i] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("n", [4, 6, 40])
+def test_bootstrap_ci_by_rows_gives_the_one_at_a_time_interval(n):
+    """The vectorised statistics evaluate the same resamples to the same interval (ties, -inf scores, and a
+    top half of fewer than 3 points, NaN either way, included)."""
+    rng = np.random.default_rng(n)
+    proxy, truth = np.round(rng.normal(size=n), 1), rng.normal(size=n)
+    proxy[0] = -np.inf
+    for one, rows in (
+        (spearman, spearman_rows_of),
+        (partial(spearman_top_k, k_percent=50, by="proxy"), spearman_top_k_rows_of(50)),
+    ):
+        slow = bootstrap_ci(one, proxy, truth, n_resamples=300, seed=1)
+        fast = bootstrap_ci(one, proxy, truth, n_resamples=300, seed=1, rows=rows)
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)

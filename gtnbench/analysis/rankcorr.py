@@ -25,7 +25,9 @@ from gtnbench.metrics import (
     mean_std,
     rank_metrics,
     spearman,
+    spearman_rows_of,
     spearman_top_k,
+    spearman_top_k_rows_of,
     steps_to_reach,
 )
 from gtnbench.nas.search import BudgetResult, simulate_searches
@@ -158,8 +160,14 @@ def rank_rows(proxies: dict[str, Proxy], table: GroundTruth, column: str, resamp
                 proxy.steps,
                 len(archs),
                 rank_metrics(x, y),
-                bootstrap_ci(spearman, x, y, n_resamples=resamples),
-                bootstrap_ci(partial(spearman_top_k, k_percent=50, by="proxy"), x, y, n_resamples=resamples),
+                bootstrap_ci(spearman, x, y, n_resamples=resamples, rows=spearman_rows_of),
+                bootstrap_ci(
+                    partial(spearman_top_k, k_percent=50, by="proxy"),
+                    x,
+                    y,
+                    n_resamples=resamples,
+                    rows=spearman_top_k_rows_of(50),
+                ),
                 mean_std(per_seed),
                 seconds_per_arch(proxy, proxies),
                 proxy.estimated_cost,

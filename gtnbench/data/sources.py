@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,11 @@ import torch
 from gtnbench.data import checksums
 from gtnbench.data.paths import cache_dir
 from gtnbench.errors import DataError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no lock, each process may decode once
+    fcntl = None
 
 VERIFY_ENV = "GTNBENCH_VERIFY"
 
@@ -113,18 +120,33 @@ def read_cifar10_jpeg(root: Path) -> RawImages:
                     "the file is corrupted or truncated: copy it again"
                 )
     cached = cache_dir() / f"cifar10-jpeg-decoded-{archive_digest[:12]}-{index_digest[:12]}.pt"
-    if cached.is_file():
-        try:
-            arrays = torch.load(cached, weights_only=True)
-            return RawImages("cifar10-jpeg", *(arrays[k].numpy() for k in _ARRAY_KEYS))
-        except Exception:
-            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt from the archive
-    raw = _decode_cifar10_jpeg(root / JPEG_ARCHIVE, root / JPEG_INDEX)
+    with _decoding_lock(cached):  # processes starting together (workers, tests) decode once between them
+        if cached.is_file():
+            try:
+                arrays = torch.load(cached, weights_only=True)
+                return RawImages("cifar10-jpeg", *(arrays[k].numpy() for k in _ARRAY_KEYS))
+            except Exception:
+                cached.unlink(missing_ok=True)  # a damaged cache is rebuilt from the archive
+        raw = _decode_cifar10_jpeg(root / JPEG_ARCHIVE, root / JPEG_INDEX)
+        partial = cached.with_suffix(f".tmp{os.getpid()}")
+        torch.save({k: torch.from_numpy(getattr(raw, k)) for k in _ARRAY_KEYS}, partial)
+        os.replace(partial, cached)
+        return raw
+
+
+@contextlib.contextmanager
+def _decoding_lock(cached: Path) -> Iterator[None]:
+    """Holds an exclusive lock beside the cache file while one process reads or writes it."""
     cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".tmp{os.getpid()}")
-    torch.save({k: torch.from_numpy(getattr(raw, k)) for k in _ARRAY_KEYS}, partial)
-    os.replace(partial, cached)
-    return raw
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(cached.with_suffix(".lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 _ARRAY_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
