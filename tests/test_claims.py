@@ -641,7 +641,7 @@ def test_simulated_records_carry_every_protocol_field_a_claim_checks():
 def _constant_panel(gtn: list[float], real: list[float], cells: int = 50):
     """Proxies whose every score in a seed is that seed's value: a row statistic 'mean score' is then the seed's
     value whatever cells are drawn, so only the seeds vary."""
-    from gtnbench.claims.nas import Panel
+    from gtnbench.claims.panel import Panel
 
     return Panel(
         ["gtn@128", "real@256"],
@@ -658,7 +658,7 @@ def _constant_panel(gtn: list[float], real: list[float], cells: int = 50):
 def test_nas_interval_is_welchs_t_interval_when_only_the_seeds_vary():
     """REVIEW N4 for the NAS claims: three seeds get a t quantile on Welch-Satterthwaite degrees of freedom (the
     percentile bootstrap over them said "reproduced" 8 % of the time for C6 on the threshold, at 1,000 cells)."""
-    from gtnbench.claims.nas import seed_t_bounds, two_stage
+    from gtnbench.claims.panel import seed_t_bounds, two_stage
     from gtnbench.claims.verdicts import Settings
 
     gtn, real = [0.60, 0.64, 0.71], [0.52, 0.55, 0.50, 0.58]

@@ -39,7 +39,7 @@ from gtnbench.claims.common import (
     scale_of,
     values,
 )
-from gtnbench.claims.nas import SPEARMAN_GAP_LIMITS, SPEARMAN_LIMITS, panel_of, seed_t_estimate, two_stage
+from gtnbench.claims.panel import SPEARMAN_GAP_LIMITS, SPEARMAN_LIMITS, panel_of, seed_t_estimate, two_stage
 from gtnbench.claims.verdicts import Baseline, Claim, Estimate, Measurement, Record, Settings
 from gtnbench.data.names import data_label
 from gtnbench.metrics import spearman_rows
