@@ -157,3 +157,10 @@ def use_consoles(monkeypatch, out, err=None) -> None:
             monkeypatch.setattr(module, "console", out)
         if err is not None and hasattr(module, "err_console"):
             monkeypatch.setattr(module, "err_console", err)
+
+
+def pytest_collection_modifyitems(items):
+    """The end-to-end suite runs (marked slow, minutes each) first: `-n 2 --dist loadscope` hands them out
+    before the short tests, so the short ones fill in around them instead of a long one running alone at
+    the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
