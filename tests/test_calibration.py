@@ -41,14 +41,18 @@ def test_power_at_the_paper_value_of_the_claims_whose_seed_counts_were_raised():
         assert paper.where == "paper's value" and paper.reproduced >= at_least, (claim_id, paper.counts)
 
 
-def test_calibration_command_writes_json_and_markdown_and_refuses_other_files(tmp_path, capsys):
+def test_calibration_command_writes_json_and_markdown_and_refuses_other_files(tmp_path, capsys, monkeypatch):
+    from gtnbench import environment
     from gtnbench.cli.main import main
 
+    versions = iter(["0.1.0+gstart", "0.1.0+gcommitted-while-it-ran"] + ["0.1.0+glater"] * 9)
+    monkeypatch.setattr(environment, "code_version", lambda: next(versions))
     out = [str(tmp_path / "c.json"), str(tmp_path / "c.md")]
     assert main(["check", "--calibration", "--claims", "C1b", "--reps", "20", "--out", *out]) == 0
     written = json.loads((tmp_path / "c.json").read_text())
     assert written["command"].startswith("gtnbench") and [r["claim"] for r in written["rows"]] == ["C1b", "C1b"]
     assert sum(written["rows"][0]["counts"].values()) == 20
     assert "| C1b | " in (tmp_path / "c.md").read_text()
+    assert written["code_version"] == "0.1.0+gstart" and "(0.1.0+gstart)" in (tmp_path / "c.md").read_text()
     assert main(["check", "--calibration", "--out", str(tmp_path / "c.txt")]) == 2
     assert "c.txt" in capsys.readouterr().err and not (tmp_path / "c.txt").exists()

@@ -185,6 +185,7 @@ def cmd_calibration(args: argparse.Namespace) -> int:
     from gtnbench.claims import CLAIMS
     from gtnbench.claims.calibration import calibrate, rows_of
     from gtnbench.claims.render import calibration_table
+    from gtnbench.environment import code_version
 
     wrong = [p for p in args.out or [] if Path(p).suffix not in (".json", ".md")]
     if wrong:
@@ -195,6 +196,7 @@ def cmd_calibration(args: argparse.Namespace) -> int:
     if args.reps < 1:
         raise GtnbenchError(f"--reps: at least one simulated run, got {args.reps}")
     chosen = [CLAIMS[c] for c in args.claims] if args.claims else list(CLAIMS.values())
+    version = code_version()  # of the code that runs: a commit made while it runs is not it
     columns = (
         TextColumn("calibrating"),
         BarColumn(),
@@ -207,26 +209,25 @@ def cmd_calibration(args: argparse.Namespace) -> int:
         rows = calibrate(chosen, args.reps, args.seeds, cells=args.cells, on_run=lambda: progress.advance(task))
     print_table(console, calibration_table(rows))
     for path in map(Path, args.out or []):
-        write_calibration(path, rows)
+        write_calibration(path, rows, version)
         print_line(err_console, f"wrote {path}")
     return 0
 
 
-def write_calibration(path: Path, rows: list) -> None:
-    """Calibration rows as JSON (with the command and code version that measured them) or as Markdown."""
+def write_calibration(path: Path, rows: list, version: str) -> None:
+    """Calibration rows as JSON (with the command and the code version that measured them) or as Markdown."""
     from gtnbench.claims.render import calibration_markdown
-    from gtnbench.environment import code_version
     from gtnbench.store import save_json
 
     command = " ".join(["gtnbench", *sys.argv[1:]])
     if path.suffix == ".md":
-        path.write_text(f"Measured by `{command}` ({code_version()}).\n\n{calibration_markdown(rows)}")
+        path.write_text(f"Measured by `{command}` ({version}).\n\n{calibration_markdown(rows)}")
         return
     save_json(
         path,
         {
             "command": command,
-            "code_version": code_version(),
+            "code_version": version,
             "rows": [{**asdict(r), "reproduced": r.reproduced, "error": r.error} for r in rows],
         },
     )
