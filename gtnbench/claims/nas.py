@@ -361,13 +361,16 @@ def c8_estimate(inputs: NasInputs, panel: Panel, settings: Settings) -> tuple[Es
     """The end-to-end and per-evaluation compute ratios with their intervals (t intervals of the log ratios:
     NaN bounds where a draw's search never reaches the target), and the costs on the whole data."""
 
-    def log_ratios(draws: Draws) -> np.ndarray:
-        costs = search_costs(inputs, panel, draws.cells, draws.seeds, settings)
+    def log_ratios_of(costs: SearchCosts) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.log(np.stack([costs.ratio_end_to_end, costs.ratio], axis=1))
 
-    found = search_costs(inputs, panel, whole_draw(panel).cells, whole_draw(panel).seeds, settings)
-    low, high = np.exp(seed_t_bounds(panel, settings, log_ratios))
+    def log_ratios(draws: Draws) -> np.ndarray:
+        return log_ratios_of(search_costs(inputs, panel, draws.cells, draws.seeds, settings))
+
+    whole = whole_draw(panel)
+    found = search_costs(inputs, panel, whole.cells, whole.seeds, settings)
+    low, high = np.exp(seed_t_bounds(panel, settings, log_ratios, point=log_ratios_of(found)[0]))
     method = interval_method(panel, settings)
     end_to_end = Estimate(float(found.ratio_end_to_end[0]), float(low[0]), float(high[0]), method)
     per_evaluation = Estimate(float(found.ratio[0]), float(low[1]), float(high[1]), method)

@@ -102,12 +102,13 @@ def _spread(rows: np.ndarray) -> np.ndarray:
 
 
 def seed_t_bounds(
-    panel: Panel, settings: Settings, of: RowsOf, confidence: float = 0.95
+    panel: Panel, settings: Settings, of: RowsOf, confidence: float = 0.95, point: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The t interval of the quantity `of` computes: point ± t(df) sqrt(seed jackknife + cell bootstrap
     variance), df by Welch-Satterthwaite of the seed parts alone (a run with one seed per method gets the
-    normal quantile). An infinite draw gives NaN bounds (no interval)."""
-    point = of(whole_draw(panel))[0]
+    normal quantile). An infinite draw gives NaN bounds (no interval). `point`: `of` on every cell and
+    seed, where the caller has it already."""
+    point = of(whole_draw(panel))[0] if point is None else point
     cells = _spread(of(cell_draws(panel, settings)))
     parts = [((k - 1) ** 2 / k * _spread(of(draws)), k - 1) for k, draws in seed_jackknives(panel)]
     seeds = sum((v for v, _ in parts), np.zeros_like(cells))
@@ -135,9 +136,10 @@ def seed_t_estimate(
 ) -> Estimate:
     """A scalar quantity's point estimate (every cell and seed) with its `seed_t_bounds`, cut to the `limits`
     the quantity cannot leave (a cut interval covers as often)."""
-    low, high = seed_t_bounds(panel, settings, of)
+    point = of(whole_draw(panel))[0]
+    low, high = seed_t_bounds(panel, settings, of, point=point)
     return Estimate(
-        float(of(whole_draw(panel))[0]),
+        float(point),
         float(np.clip(low, *limits)),
         float(np.clip(high, *limits)),
         interval_method(panel, settings),
@@ -152,7 +154,7 @@ def per_seed_rows(panel: Panel, name: str, statistic: RowStatistic, cells: np.nd
 
 def seed_mean(panel: Panel, name: str, statistic: RowStatistic) -> float:
     """The statistic on all the pool's cells, averaged over the proxy's seeds."""
-    return float(np.mean(per_seed_rows(panel, name, statistic, np.arange(len(panel.pool))[None])))
+    return float(two_stage(panel, whole_draw(panel), name, statistic)[0])
 
 
 def two_stage(panel: Panel, draws: Draws, name: str, statistic: RowStatistic) -> np.ndarray:
